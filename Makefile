@@ -1,0 +1,63 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+# dbt resolves relative paths from dbt_project/, Python from the project root: hand both an absolute one.
+ifdef DUCKDB_DATABASE
+export DUCKDB_DATABASE := $(abspath $(DUCKDB_DATABASE))
+endif
+
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+MANIFEST := dbt_project/target/manifest.json
+DBT := cd dbt_project && ../$(VENV)/bin/dbt
+
+.PHONY: help setup demo run test ui validate manifest bench clean
+
+help:
+	@echo "make demo   set up, then materialise everything on the bundled sample (or CTR_SNAPSHOT_DIR)"
+	@echo "make test   set up, then run the whole test suite"
+	@echo "make ui     open the Dagster UI on http://127.0.0.1:3000"
+	@echo "make run    materialise from the live sources (akshare + yfinance; needs internet)"
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+$(MANIFEST): $(VENV)/.synced $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v target/)
+	$(DBT) parse --profiles-dir . --quiet
+
+setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml $(MANIFEST)
+
+manifest: $(MANIFEST)
+
+demo: setup
+	$(PY) -m orchestration.cli demo
+
+run: setup
+	CTR_SOURCE=live $(PY) -m orchestration.cli run
+
+test: setup
+	$(VENV)/bin/pytest
+
+validate: setup
+	$(VENV)/bin/dagster definitions validate -m orchestration.definitions
+
+ui: setup
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: setup
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(DAGSTER_HOME) dbt_project/target dbt_project/logs warehouse

@@ -1,0 +1,138 @@
+"""The five datasets every provider returns and the raw schema stores: one definition, used by the
+snapshot validator, the providers, the warehouse DDL and the raw assets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["text", "date", "double"]
+
+_SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    description: str
+    # The id a provider is asked for (index_id, symbol, currency); a write replaces rows per entity.
+    entity_column: str
+    date_column: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    # Columns that must hold a strictly positive number when present.
+    positive_columns: tuple[str, ...] = ()
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.csv"
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def ddl(self) -> str:
+        cols = [f"{c.name} {_SQL_TYPES[c.type]}" for c in self.columns]
+        cols += ["source VARCHAR NOT NULL", "loaded_at TIMESTAMP NOT NULL"]
+        return f"create table if not exists {self.table} ({', '.join(cols)})"
+
+
+_OHLCV = (
+    Column("open", "double", False, "Opening price in the listing currency."),
+    Column("high", "double", False, "Intraday high."),
+    Column("low", "double", False, "Intraday low."),
+    Column("volume", "double", False, "Traded volume (shares or index units as the source reports)."),
+)
+
+INDEX_PRICES = Dataset(
+    name="index_prices",
+    description="Daily index levels, one row per index and exchange-local trading date.",
+    entity_column="index_id",
+    date_column="trade_date",
+    key=("index_id", "trade_date"),
+    columns=(
+        Column("index_id", "text", True, "Index id from the index catalog (STAR50, HSTECH, NDX...)."),
+        Column("trade_date", "date", True, "Exchange-local trading date."),
+        Column("close", "double", True, "Closing level."),
+        *_OHLCV,
+    ),
+    positive_columns=("close", "open", "high", "low"),
+)
+
+STOCK_PRICES = Dataset(
+    name="stock_prices",
+    description="Daily unadjusted stock prices in the listing currency.",
+    entity_column="symbol",
+    date_column="trade_date",
+    key=("symbol", "trade_date"),
+    columns=(
+        Column("symbol", "text", True, "Yahoo-style listing symbol (688256.SS, 0700.HK, NVDA)."),
+        Column("trade_date", "date", True, "Exchange-local trading date."),
+        Column("close", "double", True, "Unadjusted close in the listing currency."),
+        Column("currency", "text", True, "ISO 4217 listing currency."),
+        *_OHLCV,
+    ),
+    positive_columns=("close", "open", "high", "low"),
+)
+
+FX_RATES = Dataset(
+    name="fx_rates",
+    description="Daily FX: US dollars per one unit of the currency.",
+    entity_column="currency",
+    date_column="trade_date",
+    key=("currency", "trade_date"),
+    columns=(
+        Column("currency", "text", True, "ISO 4217 currency code."),
+        Column("trade_date", "date", True, "Date of the rate."),
+        Column("usd_per_unit", "double", True, "US dollars per one unit of the currency."),
+    ),
+    positive_columns=("usd_per_unit",),
+)
+
+SHARES_OUTSTANDING = Dataset(
+    name="shares_outstanding",
+    description="Shares outstanding per symbol, effective from as_of_date until the next row.",
+    entity_column="symbol",
+    date_column="as_of_date",
+    key=("symbol", "as_of_date"),
+    columns=(
+        Column("symbol", "text", True, "Yahoo-style listing symbol."),
+        Column("as_of_date", "date", True, "Date from which the count applies."),
+        Column("shares_outstanding", "double", True, "Total shares outstanding."),
+    ),
+    positive_columns=("shares_outstanding",),
+)
+
+INDEX_CONSTITUENTS = Dataset(
+    name="index_constituents",
+    description="Index membership snapshots: the constituents of an index as of a date, with weights.",
+    entity_column="index_id",
+    date_column="as_of_date",
+    key=("index_id", "symbol", "as_of_date"),
+    columns=(
+        Column("index_id", "text", True, "Index id from the index catalog."),
+        Column("symbol", "text", True, "Yahoo-style listing symbol of the constituent."),
+        Column("as_of_date", "date", True, "Date of the constituent list."),
+        Column("name", "text", False, "Constituent name."),
+        Column("weight", "double", False, "Index weight in percent (a snapshot sums to about 100)."),
+    ),
+)
+
+DATASETS: tuple[Dataset, ...] = (INDEX_PRICES, STOCK_PRICES, FX_RATES, SHARES_OUTSTANDING, INDEX_CONSTITUENTS)
+DATASETS_BY_NAME = {d.name: d for d in DATASETS}

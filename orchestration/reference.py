@@ -1,0 +1,72 @@
+"""Reference data read from the dbt seeds, so Python and dbt share one source of truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration.settings import SEEDS_DIR
+
+CHINA_TECH_CONSTITUENT_INDICES = ("STAR50", "HSTECH")
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    index_id: str
+    name: str
+    market: str
+    currency: str
+    calendar: str
+    role: str
+    akshare_symbol: str | None
+    akshare_em_symbol: str | None
+    yahoo_symbol: str | None
+
+
+@dataclass(frozen=True)
+class BasketMember:
+    basket_id: str
+    symbol: str
+    name: str
+    subsector: str
+    currency: str
+    calendar: str
+    listed_on: date
+
+
+def _read_seed(name: str, seeds_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(seeds_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+@lru_cache
+def index_catalog(seeds_dir: Path = SEEDS_DIR) -> tuple[IndexInfo, ...]:
+    rows = _read_seed("index_catalog", seeds_dir).to_dict("records")
+    return tuple(IndexInfo(**{k: (v or None) if k.endswith("symbol") else v for k, v in r.items()}) for r in rows)
+
+
+@lru_cache
+def basket_members(seeds_dir: Path = SEEDS_DIR) -> tuple[BasketMember, ...]:
+    rows = _read_seed("ai_basket_members", seeds_dir).to_dict("records")
+    return tuple(BasketMember(**{**r, "listed_on": date.fromisoformat(r["listed_on"])}) for r in rows)
+
+
+def index_ids() -> list[str]:
+    return [i.index_id for i in index_catalog()]
+
+
+def stock_symbols() -> list[str]:
+    return sorted({m.symbol for m in basket_members()})
+
+
+def currency_of_symbol() -> dict[str, str]:
+    return {m.symbol: m.currency for m in basket_members()}
+
+
+def fx_currencies() -> list[str]:
+    """Every non-USD currency a basket member or an index is quoted in."""
+    currencies = {m.currency for m in basket_members()} | {i.currency for i in index_catalog()}
+    return sorted(currencies - {"USD"})

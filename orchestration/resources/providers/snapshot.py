@@ -1,0 +1,192 @@
+"""The snapshot-folder provider: the bundled offline sample, or a user's own export in the same format."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from pydantic import PrivateAttr
+
+from orchestration.datasets import (
+    DATASETS,
+    FX_RATES,
+    INDEX_CONSTITUENTS,
+    INDEX_PRICES,
+    SHARES_OUTSTANDING,
+    STOCK_PRICES,
+    Dataset,
+)
+from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError
+
+# Active ISO 4217 codes: a typo such as "RMB" or "HKS" must fail loudly rather than lose its FX join.
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+    CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF
+    GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP
+    LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB
+    PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL
+    THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split()
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAX_REPORTED = 10
+
+
+class SnapshotValidationError(ProviderError):
+    pass
+
+
+def _line(row: int) -> int:
+    # The header is line 1 and pandas keeps blank lines as rows, so data row i is line i + 2.
+    return row + 2
+
+
+class _Problems:
+    def __init__(self, path: Path, dataset: Dataset, raw: pd.DataFrame) -> None:
+        self.path, self.dataset, self.raw = path, dataset, raw
+        self.messages: list[str] = []
+        self.count = 0
+
+    def add(self, rows: pd.Index, column: str, problem: str) -> None:
+        for row in rows:
+            self.count += 1
+            if len(self.messages) < _MAX_REPORTED:
+                entity = self.raw.at[row, self.dataset.entity_column] if self.dataset.entity_column in self.raw else ""
+                value = self.raw.at[row, column] if column in self.raw else ""
+                self.messages.append(
+                    f"{self.path}, line {_line(row)}, column '{column}'"
+                    f"{f' ({self.dataset.entity_column} {entity})' if entity else ''}: {problem} (value {value!r})"
+                )
+
+    def raise_if_any(self) -> None:
+        if self.count:
+            more = f"\n... and {self.count - len(self.messages)} more" if self.count > len(self.messages) else ""
+            raise SnapshotValidationError(
+                f"{self.path}: {self.count} invalid value(s); nothing was loaded:\n  "
+                + "\n  ".join(self.messages)
+                + more
+            )
+
+
+def read_snapshot_file(path: Path, dataset: Dataset) -> pd.DataFrame:
+    """Read and validate one snapshot CSV; any problem raises naming the file, line and column."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SnapshotValidationError(f"{path}: not UTF-8 ({exc})") from exc
+    except pd.errors.ParserError as exc:
+        raise SnapshotValidationError(f"{path}: not a well-formed CSV ({exc})") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise SnapshotValidationError(f"{path}, line 1: empty file, expected a header row") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in dataset.required_columns if c not in raw.columns]
+    if missing:
+        raise SnapshotValidationError(
+            f"{path}, line 1: missing required column(s) {', '.join(missing)}; header has {list(raw.columns)}"
+        )
+    raw = raw.apply(lambda s: s.str.strip())
+    problems = _Problems(path, dataset, raw)
+    out = pd.DataFrame(index=raw.index)
+    for col in dataset.columns:
+        if col.name not in raw.columns:
+            out[col.name] = None
+            continue
+        values = raw[col.name]
+        empty = values == ""
+        if col.required:
+            problems.add(raw.index[empty], col.name, "required value is empty")
+        if col.type == "date":
+            bad_format = ~empty & ~values.str.match(_ISO_DATE)
+            parsed = pd.to_datetime(values.where(~empty & ~bad_format), format="%Y-%m-%d", errors="coerce")
+            problems.add(raw.index[~empty & (bad_format | parsed.isna())], col.name, "not a date (YYYY-MM-DD)")
+            out[col.name] = parsed.dt.date
+        elif col.type == "double":
+            parsed = pd.to_numeric(values.where(~empty), errors="coerce")
+            problems.add(raw.index[~empty & parsed.isna()], col.name, "not a number")
+            if col.name in dataset.positive_columns:
+                problems.add(raw.index[parsed <= 0], col.name, "must be greater than zero")
+            out[col.name] = parsed.astype("float64")
+        else:
+            if col.name in ("index_id", "currency"):
+                values = values.str.upper()
+            if col.name == "currency":
+                problems.add(raw.index[~empty & ~values.isin(ISO_4217)], col.name, "unknown ISO 4217 currency")
+            out[col.name] = values.where(~empty, None)
+    problems.raise_if_any()
+
+    dupes = out.duplicated(list(dataset.key), keep=False)
+    if dupes.any():
+        rows = out.index[dupes]
+        first = out.loc[rows].groupby(list(dataset.key), sort=False).groups
+        details = [
+            f"{dict(zip(dataset.key, k if isinstance(k, tuple) else (k,)))} on lines "
+            + ", ".join(str(_line(r)) for r in idx)
+            for k, idx in list(first.items())[:_MAX_REPORTED]
+        ]
+        raise SnapshotValidationError(
+            f"{path}: duplicate key ({', '.join(dataset.key)}) in {len(first)} case(s); nothing was loaded:\n  "
+            + "\n  ".join(details)
+        )
+    return out
+
+
+class SnapshotProvider(MarketDataProvider):
+    """Reads a snapshot folder (see CONTRACT.md); a missing file means "no data of that kind"."""
+
+    snapshot_dir: str
+    label: str = "snapshot"
+
+    _frames: dict[str, pd.DataFrame | None] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source_name(self) -> str:
+        return f"{self.label}:{Path(self.snapshot_dir).name}"
+
+    def path_of(self, dataset: Dataset) -> Path:
+        return Path(self.snapshot_dir) / dataset.file_name
+
+    def load(self, dataset: Dataset) -> pd.DataFrame | None:
+        if dataset.name not in self._frames:
+            path = self.path_of(dataset)
+            self._frames[dataset.name] = read_snapshot_file(path, dataset) if path.is_file() else None
+        return self._frames[dataset.name]
+
+    def date_range(self) -> tuple[date, date] | None:
+        """First and last date the folder holds, over all its files."""
+        bounds = [
+            (frame[d.date_column].min(), frame[d.date_column].max())
+            for d in DATASETS
+            if (frame := self.load(d)) is not None and not frame.empty
+        ]
+        if not bounds:
+            return None
+        return min(b[0] for b in bounds), max(b[1] for b in bounds)
+
+    def _select(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
+        frame = self.load(dataset)
+        if frame is None:
+            reason = f"{self.path_of(dataset)} does not exist"
+            return FetchResult(dataset, pd.DataFrame(columns=dataset.column_names), self.source_name,
+                               {i: reason for i in ids})
+        entity = frame[dataset.entity_column]
+        absent = sorted(set(ids) - set(entity.unique()))
+        in_window = frame[entity.isin(ids) & frame[dataset.date_column].between(start, end)]
+        failures = {i: f"not in {self.path_of(dataset)}" for i in absent}
+        return FetchResult(dataset, in_window, self.source_name, failures)
+
+    def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
+        return self._select(INDEX_PRICES, index_ids, start, end)
+
+    def stock_prices(self, symbols: Sequence[str], start: date, end: date) -> FetchResult:
+        return self._select(STOCK_PRICES, symbols, start, end)
+
+    def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> FetchResult:
+        return self._select(FX_RATES, currencies, start, end)
+
+    def shares_outstanding(self, symbols: Sequence[str], start: date, end: date) -> FetchResult:
+        return self._select(SHARES_OUTSTANDING, symbols, start, end)
+
+    def index_constituents(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
+        return self._select(INDEX_CONSTITUENTS, index_ids, start, end)

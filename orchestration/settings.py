@@ -1,0 +1,52 @@
+"""The settings every entry point honours (CONTRACT.md), read from the environment in this one place."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+SAMPLE_DIR = PROJECT_ROOT / "sample_data"
+
+
+def _project_path(value: str | Path) -> Path:
+    # Relative paths mean "relative to the project", so `make` targets, the UI and tests started from
+    # another directory all agree on one warehouse file.
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    duckdb_database: Path = Field(
+        default=Path("warehouse/china_tech_rally.duckdb"), validation_alias="DUCKDB_DATABASE"
+    )
+    source: Literal["snapshot", "live"] = Field(default="snapshot", validation_alias="CTR_SOURCE")
+    snapshot_dir: Path = Field(default=SAMPLE_DIR, validation_alias="CTR_SNAPSHOT_DIR")
+    start_date: date = Field(default=date(2024, 1, 1), validation_alias="CTR_START_DATE")
+
+    @field_validator("duckdb_database", "snapshot_dir", mode="after")
+    @classmethod
+    def _resolve(cls, value: Path) -> Path:
+        return _project_path(value)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @cached_property
+    def is_bundled_sample(self) -> bool:
+        return self.source == "snapshot" and self.snapshot_dir == SAMPLE_DIR.resolve()
+
+
+def get_settings() -> Settings:
+    return Settings()
