@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
+    Config,
     AssetsDefinition,
     BackfillPolicy,
     MaterializeResult,
@@ -40,6 +41,31 @@ REQUESTED_IDS: dict[str, Callable[[], list[str]]] = {
 }
 
 
+class RawLoadConfig(Config):
+    """Restrict a run to the ids listed on some exchange calendars (e.g. the Asia-close schedule).
+
+    Empty means every id. Ids with no calendar (FX rates) are always loaded.
+    """
+
+    calendars: list[str] = []
+
+
+def _calendar_lookup(dataset: Dataset) -> dict[str, str]:
+    if dataset.entity_column == "index_id":
+        return reference.calendar_of_index()
+    if dataset.entity_column == "symbol":
+        return reference.calendar_of_symbol()
+    return {}
+
+
+def requested_ids(dataset: Dataset, calendars: list[str]) -> list[str]:
+    ids = REQUESTED_IDS[dataset.name]()
+    if not calendars:
+        return ids
+    lookup = _calendar_lookup(dataset)
+    return [i for i in ids if lookup.get(i) is None or lookup[i] in calendars]
+
+
 def raw_asset_key(dataset: Dataset) -> list[str]:
     return ["raw", dataset.name]
 
@@ -56,10 +82,12 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         pool=WAREHOUSE_POOL,
         metadata={"table": dataset.table, "key": ", ".join(dataset.key)},
     )
-    def _raw(context: AssetExecutionContext, provider: MarketDataProvider, warehouse: Warehouse) -> MaterializeResult:
+    def _raw(
+        context: AssetExecutionContext, config: RawLoadConfig, provider: MarketDataProvider, warehouse: Warehouse
+    ) -> MaterializeResult:
         window = context.partition_time_window
         start, end = window.start.date(), (window.end - timedelta(days=1)).date()
-        ids = REQUESTED_IDS[dataset.name]()
+        ids = requested_ids(dataset, config.calendars)
         result = provider.fetch(dataset, ids, start, end)
         written = warehouse.replace_window(result, ids, start, end, loaded_at=datetime.now(UTC).replace(tzinfo=None))
         frame = result.frame[result.frame[dataset.entity_column].isin(written.ids_replaced)]
@@ -71,6 +99,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         return MaterializeResult(
             metadata={
                 "source": result.source,
+                "calendars": ", ".join(config.calendars) or "all",
                 "window": f"{start}..{end}",
                 "rows_written": written.rows_written,
                 "rows_replaced": written.rows_replaced,

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from dagster import AssetSelection, PartitionsDefinition, UnresolvedAssetJobDefinition, define_asset_job
+from dagster import AssetSelection, PartitionsDefinition, define_asset_job
 
 MATERIALIZE_ALL_JOB = "materialize_all"
 
 
-def build_jobs(partitions_def: PartitionsDefinition) -> list[UnresolvedAssetJobDefinition]:
+def build_jobs(partitions_def: PartitionsDefinition):
     return [
         define_asset_job(
             MATERIALIZE_ALL_JOB,

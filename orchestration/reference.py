@@ -66,6 +66,14 @@ def currency_of_symbol() -> dict[str, str]:
     return {m.symbol: m.currency for m in basket_members()}
 
 
+def calendar_of_index() -> dict[str, str]:
+    return {i.index_id: i.calendar for i in index_catalog()}
+
+
+def calendar_of_symbol() -> dict[str, str]:
+    return {m.symbol: m.calendar for m in basket_members()}
+
+
 def fx_currencies() -> list[str]:
     """Every non-USD currency a basket member or an index is quoted in."""
     currencies = {m.currency for m in basket_members()} | {i.currency for i in index_catalog()}

@@ -1,0 +1,218 @@
+"""What the live providers share to survive flaky upstreams: bounded concurrency, per-host rate limits,
+retries with exponential backoff and jitter for transient errors only, and per-id outcomes so one bad
+symbol never fails the others."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from abc import ABC
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pandas as pd
+from pydantic import Field
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from orchestration.resources.providers.base import MarketDataProvider, ProviderError
+from orchestration.resources.providers.symbols import unique
+
+log = logging.getLogger("orchestration.providers")
+
+TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_TRANSIENT_NAMES = frozenset({
+    "Timeout", "ConnectTimeout", "ReadTimeout", "TimeoutError", "ConnectionError", "ChunkedEncodingError",
+    "RemoteDisconnected", "ProtocolError", "IncompleteRead",
+    # yfinance raises this for HTTP 429; matched by name so this module need not import yfinance.
+    "YFRateLimitError",
+})
+
+
+class TransientError(ProviderError):
+    """An upstream hiccup worth retrying (raised by adapters that detect one the libraries hide)."""
+
+
+def _status_of(exc: BaseException) -> int | None:
+    return getattr(getattr(exc, "response", None), "status_code", None)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, ProviderError):  # empty frame, schema drift, unknown symbol: retrying won't help
+        return False
+    status = _status_of(exc)
+    if isinstance(status, int):
+        return status in TRANSIENT_STATUS
+    if isinstance(exc, (TimeoutError, ConnectionError)):  # builtins, incl. ConnectionResetError
+        return True
+    if isinstance(exc, json.JSONDecodeError):  # an HTML throttle/error page where JSON was expected
+        return True
+    return any(c.__name__ in _TRANSIENT_NAMES for c in type(exc).__mro__)
+
+
+def describe(exc: BaseException, limit: int = 400) -> str:
+    text = str(exc) if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+
+def call_with_retry(fn: Callable[[], pd.DataFrame], policy: RetryPolicy, what: str) -> pd.DataFrame:
+    def before_sleep(state) -> None:
+        log.warning("%s: transient error, retry %d/%d: %s", what, state.attempt_number, policy.attempts - 1,
+                    describe(state.outcome.exception()))
+
+    retrying = Retrying(
+        stop=stop_after_attempt(max(1, policy.attempts)),
+        wait=wait_exponential_jitter(initial=policy.backoff_initial_s, max=policy.backoff_max_s,
+                                     jitter=policy.backoff_initial_s),
+        retry=retry_if_exception(is_transient),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)
+
+
+class _Throttle:
+    """Spaces calls to one host at least 1/rps apart, across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self, rps: float) -> None:
+        if rps <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + 1.0 / rps
+        if slot > now:
+            time.sleep(slot - now)
+
+
+_THROTTLES: dict[str, _Throttle] = {}
+_THROTTLES_LOCK = threading.Lock()
+
+
+def site(url_or_host: str) -> str:
+    """The rate-limited unit: the registrable domain, so push2his. and 33.push2his.eastmoney.com share one."""
+    host = (urlsplit(url_or_host).hostname or url_or_host).lower()
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in {"com", "net", "org", "gov", "edu"} and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:])
+
+
+def throttle(host: str, requests_per_second: float) -> None:
+    key = site(host)
+    with _THROTTLES_LOCK:
+        t = _THROTTLES.setdefault(key, _Throttle())
+    t.wait(requests_per_second)
+
+
+# akshare calls requests.get without a timeout and parses bodies without checking the status, so a 429
+# would surface as a JSON error and a stalled host would hang forever. Inside http_guard() every requests
+# call gets a default timeout, waits its turn for the host, and raises HTTPError on 429/5xx. The patch is
+# inert outside the guard, and the guard is per thread (a ContextVar).
+_GUARD: ContextVar[tuple[float, float] | None] = ContextVar("ctr_http_guard", default=None)
+
+
+@contextmanager
+def http_guard(timeout_s: float, requests_per_second: float):
+    token = _GUARD.set((timeout_s, requests_per_second))
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
+
+
+def _install_requests_guard() -> None:
+    import requests
+
+    original = requests.Session.request
+    if getattr(original, "_ctr_guard", False):
+        return
+
+    def request(self, method, url, *args, **kwargs):
+        guard = _GUARD.get()
+        if guard is None:
+            return original(self, method, url, *args, **kwargs)
+        timeout_s, rps = guard
+        throttle(str(url), rps)
+        if len(args) <= 6 and kwargs.get("timeout") is None:  # timeout is the 7th positional after url
+            kwargs["timeout"] = timeout_s
+        response = original(self, method, url, *args, **kwargs)
+        if response.status_code in TRANSIENT_STATUS:
+            raise requests.HTTPError(f"HTTP {response.status_code} from {urlsplit(str(url)).hostname}",
+                                     response=response)
+        return response
+
+    request._ctr_guard = True  # type: ignore[attr-defined]
+    requests.Session.request = request
+
+
+_install_requests_guard()
+
+
+def first_success(what: str, attempts: Sequence[tuple[str, Callable[[], pd.DataFrame]]],
+                  policy: RetryPolicy) -> pd.DataFrame:
+    """Try each upstream in turn (each with retries); the error names every upstream's failure."""
+    errors = []
+    for label, fn in attempts:
+        try:
+            return call_with_retry(fn, policy, f"{what} via {label}")
+        except Exception as exc:  # noqa: BLE001 - any failure moves on to the next upstream
+            errors.append(f"{label}: {describe(exc)}")
+    raise ProviderError(f"{what}: " + "; ".join(errors) if errors else f"{what}: no upstream configured")
+
+
+def fetch_each(ids: Iterable[str], fetch_one: Callable[[str], pd.DataFrame],
+               max_concurrency: int) -> tuple[list[pd.DataFrame], dict[str, str]]:
+    """Run fetch_one per id in a bounded pool; a failing id becomes a reason, never an exception."""
+    ids = unique(ids)
+    if not ids:
+        return [], {}
+    with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(ids))), thread_name_prefix="ctr-fetch") as pool:
+        futures = {i: pool.submit(fetch_one, i) for i in ids}
+    frames, failures = [], {}
+    for i, future in futures.items():
+        try:
+            frames.append(future.result())
+        except Exception as exc:  # noqa: BLE001
+            failures[i] = describe(exc, limit=1000)
+    return frames, failures
+
+
+_KNOBS = ("request_timeout_s", "max_concurrency", "requests_per_second", "max_attempts", "backoff_initial_s",
+          "backoff_max_s")
+
+
+class ResilientProvider(MarketDataProvider, ABC):
+    """The knobs every live provider shares."""
+
+    request_timeout_s: float = Field(default=15.0, description="Timeout of one HTTP request, in seconds.")
+    max_concurrency: int = Field(default=4, description="Ids fetched in parallel.")
+    requests_per_second: float = Field(default=2.0, description="Request rate limit per upstream host.")
+    max_attempts: int = Field(
+        default=4, description="Tries per upstream call on transient errors (timeouts, resets, HTTP 429/5xx)."
+    )
+    backoff_initial_s: float = Field(default=1.0, description="First retry delay; doubles per retry, plus jitter.")
+    backoff_max_s: float = Field(default=30.0, description="Longest delay between retries.")
+
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.backoff_initial_s, self.backoff_max_s)
+
+    def _knobs(self) -> dict:
+        return {k: getattr(self, k) for k in _KNOBS}

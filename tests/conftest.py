@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, Definitions, instance_for_test
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from orchestration.jobs import MATERIALIZE_ALL_JOB
+from orchestration.settings import DBT_PROJECT_DIR, Settings
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """dagster-dbt loads target/manifest.json at import; `make test` prepares it, a bare pytest may not."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    if not manifest.exists():
+        subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", ".", "--quiet"], cwd=DBT_PROJECT_DIR, check=True)
+    return manifest
+
+
+@pytest.fixture
+def instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def settings_for(tmp_path, monkeypatch):
+    """Settings pointing at a temporary warehouse; dbt reads the same DUCKDB_DATABASE from the env."""
+
+    def make(snapshot_dir: Path, start: date = date(2024, 1, 1)) -> Settings:
+        database = tmp_path / "warehouse" / "test.duckdb"
+        monkeypatch.setenv("DUCKDB_DATABASE", str(database))
+        monkeypatch.setenv("CTR_SOURCE", "snapshot")
+        monkeypatch.setenv("CTR_SNAPSHOT_DIR", str(snapshot_dir))
+        monkeypatch.setenv("CTR_START_DATE", start.isoformat())
+        return Settings()
+
+    return make
+
+
+def run_range(defs: Definitions, instance: DagsterInstance, start: str, end: str, selection=None):
+    job = defs.get_job_def(MATERIALIZE_ALL_JOB)
+    return job.execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+        asset_selection=selection,
+        raise_on_error=False,
+    )
