@@ -1,0 +1,10 @@
+{#- The benchmark_ids var as a SQL list of upper-case string literals: ('NDX', ...).
+    Accepts a list or a single id, since `--vars '{benchmark_ids: NDX}'` is an easy mistake. -#}
+{% macro benchmark_id_list() -%}
+    {%- set ids = var('benchmark_ids', ['NDX']) -%}
+    {%- if ids is string -%}{%- set ids = [ids] -%}{%- endif -%}
+    {%- if ids | length == 0 -%}
+        {{ exceptions.raise_compiler_error("var benchmark_ids must name at least one index_id") }}
+    {%- endif -%}
+    ({%- for id in ids -%}'{{ id | trim | upper }}'{{ ", " if not loop.last }}{%- endfor -%})
+{%- endmacro %}

@@ -1,0 +1,97 @@
+-- Each basket member's close, FX rate and share count as of every date of its basket's calendar.
+-- "As of d" is the latest row dated on or before d, so a member on holiday carries its last close,
+-- and FX and share counts carry forward between observations.
+
+with
+
+member_dates as (
+
+    select basket_id, symbol, trade_date from {{ ref('int_basket_member_dates') }}
+
+),
+
+member_prices as (
+
+    select basket_id, symbol, trade_date, close, currency from {{ ref('int_basket_member_prices') }}
+
+),
+
+fx_rates as (
+
+    select currency, trade_date, usd_per_unit from {{ ref('stg_fx_rates') }}
+
+),
+
+shares_outstanding as (
+
+    select symbol, as_of_date, shares_outstanding from {{ ref('stg_shares_outstanding') }}
+
+),
+
+closes_asof as (
+
+    -- inner is safe: member_dates only holds dates on or after the member's first close
+    select
+        member_dates.basket_id,
+        member_dates.symbol,
+        member_dates.trade_date,
+        price.trade_date as close_date,
+        price.close as close_local,
+        price.currency
+
+    from member_dates
+    asof inner join member_prices as price
+        on member_dates.basket_id = price.basket_id
+        and member_dates.symbol = price.symbol
+        and member_dates.trade_date >= price.trade_date
+
+),
+
+fx_asof as (
+
+    -- the currency is the one on the price row used, so a re-quoted listing converts correctly
+    select
+        closes_asof.*,
+        case when closes_asof.currency = 'USD' then null else fx.trade_date end as fx_date,
+        case when closes_asof.currency = 'USD' then 1.0 else fx.usd_per_unit end as usd_per_unit
+
+    from closes_asof
+    asof left join fx_rates as fx
+        on closes_asof.currency = fx.currency
+        and closes_asof.trade_date >= fx.trade_date
+
+),
+
+shares_asof as (
+
+    select
+        fx_asof.*,
+        shares.as_of_date as shares_as_of_date,
+        shares.shares_outstanding
+
+    from fx_asof
+    asof left join shares_outstanding as shares
+        on fx_asof.symbol = shares.symbol
+        and fx_asof.trade_date >= shares.as_of_date
+
+),
+
+final as (
+
+    select
+        basket_id,
+        symbol,
+        trade_date,
+        close_date,
+        close_local,
+        currency,
+        fx_date,
+        usd_per_unit,
+        shares_as_of_date,
+        shares_outstanding
+
+    from shares_asof
+
+)
+
+select * from final

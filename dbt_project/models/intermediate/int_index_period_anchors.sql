@@ -1,0 +1,95 @@
+-- One row per (index_id, trade_date) of the index's own series, with the reference closes behind its
+-- daily, MTD, YTD and trailing one-year returns. Each look-back is its own as-of join so the rules
+-- stay readable; anchors are always the index's own earlier closes.
+
+with
+
+index_prices as (
+
+    select index_id, trade_date, close from {{ ref('stg_index_prices') }}
+
+),
+
+trading_days as (
+
+    select
+        index_id,
+        trade_date,
+        close,
+        lag(trade_date) over by_index as previous_trade_date,
+        lag(close) over by_index as previous_close,
+        {{ month_start('trade_date') }} as month_start_date,
+        {{ year_start('trade_date') }} as year_start_date,
+        {{ one_year_before('trade_date') }} as one_year_back_target_date
+
+    from index_prices
+    window by_index as (partition by index_id order by trade_date)
+
+),
+
+previous_month_end as (
+
+    -- the previous month's last trading day, which is not the calendar month end when that fell on
+    -- a weekend or holiday
+    select
+        trading_days.*,
+        anchor.trade_date as prev_month_end_date,
+        anchor.close as prev_month_end_close
+
+    from trading_days
+    asof left join index_prices as anchor
+        on trading_days.index_id = anchor.index_id
+        and trading_days.month_start_date > anchor.trade_date
+
+),
+
+previous_year_end as (
+
+    select
+        previous_month_end.*,
+        anchor.trade_date as prev_year_end_date,
+        anchor.close as prev_year_end_close
+
+    from previous_month_end
+    asof left join index_prices as anchor
+        on previous_month_end.index_id = anchor.index_id
+        and previous_month_end.year_start_date > anchor.trade_date
+
+),
+
+one_year_back as (
+
+    -- as of the same calendar day a year earlier: that day's close, or the last one before it
+    select
+        previous_year_end.*,
+        anchor.trade_date as one_year_back_date,
+        anchor.close as one_year_back_close
+
+    from previous_year_end
+    asof left join index_prices as anchor
+        on previous_year_end.index_id = anchor.index_id
+        and previous_year_end.one_year_back_target_date >= anchor.trade_date
+
+),
+
+final as (
+
+    select
+        index_id,
+        trade_date,
+        close,
+        previous_trade_date,
+        previous_close,
+        prev_month_end_date,
+        prev_month_end_close,
+        prev_year_end_date,
+        prev_year_end_close,
+        one_year_back_target_date,
+        one_year_back_date,
+        one_year_back_close
+
+    from one_year_back
+
+)
+
+select * from final

@@ -1,0 +1,27 @@
+with
+
+members_asof as (
+
+    select * from {{ ref('int_basket_members_asof') }}
+
+),
+
+final as (
+
+    -- NULL market cap where shares or FX are unknown as of the date; the row stays so the gap is
+    -- visible (and tested) rather than silently shrinking the basket
+    select
+        basket_id,
+        symbol,
+        trade_date,
+        close_local,
+        currency,
+        usd_per_unit,
+        shares_outstanding,
+        close_local * shares_outstanding * usd_per_unit as market_cap_usd
+
+    from members_asof
+
+)
+
+select * from final

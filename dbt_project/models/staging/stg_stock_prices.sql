@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'stock_prices') }}
+
+),
+
+renamed as (
+
+    select
+        trim(symbol) as symbol,
+        cast(trade_date as date) as trade_date,
+        cast(close as double) as close,
+        upper(trim(currency)) as currency,
+        cast(open as double) as open,
+        cast(high as double) as high,
+        cast(low as double) as low,
+        cast(volume as double) as volume,
+        source.source as provider,
+        loaded_at
+
+    from source
+
+    where symbol is not null
+        and trade_date is not null
+        and close is not null
+
+),
+
+deduplicated as (
+
+    -- raw keys are unique by construction; this keeps the newest load if that ever slips
+    select *
+    from renamed
+    qualify row_number() over (partition by symbol, trade_date order by loaded_at desc) = 1
+
+)
+
+select * from deduplicated
