@@ -5,6 +5,8 @@ mart straight from the definitions in CONTRACT.md and the decisions in
 docs/DESIGN-NOTES-FOR-HELPERS.md. It deliberately shares no code with the project (no dbt, no SQL,
 no orchestration imports), so the integration test can check the dbt marts row for row:
 
+    from tests.reference_marts import MART_KEYS, compare_frames, compute_marts
+
     expected = compute_marts(snapshot_dir, seeds_dir)
     for name, keys in MART_KEYS.items():
         actual = con.sql(f"select * from marts.{name}").df()
@@ -22,9 +24,10 @@ Conventions of the frames returned:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -34,23 +37,50 @@ PEER_BASKET = "GLOBAL_AI_EX_CN"
 
 MART_COLUMNS: dict[str, list[str]] = {
     "fct_index_returns": [
-        "index_id", "trade_date", "close", "currency",
-        "daily_return", "mtd_return", "ytd_return", "trailing_1y_return",
+        "index_id",
+        "trade_date",
+        "close",
+        "currency",
+        "daily_return",
+        "mtd_return",
+        "ytd_return",
+        "trailing_1y_return",
     ],
     "fct_relative_performance": [
-        "index_id", "benchmark_id", "trade_date", "period",
-        "index_return", "benchmark_return", "excess_return", "outperformed",
+        "index_id",
+        "benchmark_id",
+        "trade_date",
+        "period",
+        "index_return",
+        "benchmark_return",
+        "excess_return",
+        "outperformed",
     ],
     "fct_ai_basket_members_daily": [
-        "basket_id", "symbol", "trade_date",
-        "close_local", "currency", "usd_per_unit", "shares_outstanding", "market_cap_usd",
+        "basket_id",
+        "symbol",
+        "trade_date",
+        "close_local",
+        "currency",
+        "usd_per_unit",
+        "shares_outstanding",
+        "market_cap_usd",
     ],
     "fct_ai_basket_market_cap": [
-        "basket_id", "trade_date", "members", "members_priced", "market_cap_usd",
-        "market_cap_usd_1y_ago", "change_1y_usd", "change_1y_pct",
+        "basket_id",
+        "trade_date",
+        "members",
+        "members_priced",
+        "market_cap_usd",
+        "market_cap_usd_1y_ago",
+        "change_1y_usd",
+        "change_1y_pct",
     ],
     "fct_ai_market_cap_ratio": [
-        "trade_date", "cn_market_cap_usd", "peer_market_cap_usd", "cn_to_peer_ratio",
+        "trade_date",
+        "cn_market_cap_usd",
+        "peer_market_cap_usd",
+        "cn_to_peer_ratio",
     ],
 }
 
@@ -89,6 +119,7 @@ _BASKET_DTYPES = {"members": "int64", "members_priced": "int64"}
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
+
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
     dtypes = {"text": object, "date": "datetime64[ns]", "double": "float64"}
@@ -164,6 +195,7 @@ def _prepare_inputs(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 # Date helpers and the as-of lookup
 # --------------------------------------------------------------------------------------------
 
+
 def one_year_back(d: date) -> date:
     """The same calendar day one year earlier; Feb 29 -> Feb 28."""
     if d.month == 2 and d.day == 29:
@@ -238,14 +270,15 @@ def _finish(df: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def _empty_mart(name: str) -> pd.DataFrame:
     kinds = {
-        "trade_date": "datetime64[ns]", "members": "int64", "members_priced": "int64",
+        "trade_date": "datetime64[ns]",
+        "members": "int64",
+        "members_priced": "int64",
         "outperformed": "boolean",
     }
     text = {"index_id", "benchmark_id", "period", "basket_id", "symbol", "currency"}
-    return pd.DataFrame({
-        c: pd.Series([], dtype=kinds.get(c, object if c in text else "float64"))
-        for c in MART_COLUMNS[name]
-    })
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=kinds.get(c, object if c in text else "float64")) for c in MART_COLUMNS[name]}
+    )
 
 
 def _null_safe(values: pd.Series) -> pd.Series:
@@ -256,6 +289,7 @@ def _null_safe(values: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 # Marts
 # --------------------------------------------------------------------------------------------
+
 
 def index_returns(index_prices: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
     prices = index_prices[index_prices["index_id"].isin(catalog["index_id"])]
@@ -284,7 +318,9 @@ def index_returns(index_prices: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataF
 
 
 def relative_performance(
-    returns: pd.DataFrame, index_prices: pd.DataFrame, catalog: pd.DataFrame,
+    returns: pd.DataFrame,
+    index_prices: pd.DataFrame,
+    catalog: pd.DataFrame,
     benchmark_ids: Iterable[str],
 ) -> pd.DataFrame:
     prices = index_prices[index_prices["index_id"].isin(catalog["index_id"])]
@@ -296,26 +332,33 @@ def relative_performance(
             continue
         d = idx["trade_date"]
         # The benchmark's close as of d; only dates on which it exists get rows.
-        bench_now = asof_lookup(idx, "trade_date", bench, "trade_date", None, ["close"], strict=False)["close"]
+        bench_now = asof_lookup(idx, "trade_date", bench, "trade_date", None, ["close"], strict=False)[
+            "close"
+        ]
         anchors = {
-            "MTD": asof_lookup(idx.assign(_a=first_of_month(d)), "_a", bench, "trade_date", None,
-                               ["close"], strict=True)["close"],
-            "YTD": asof_lookup(idx.assign(_a=first_of_year(d)), "_a", bench, "trade_date", None,
-                               ["close"], strict=True)["close"],
-            "1Y": asof_lookup(idx.assign(_a=year_back(d)), "_a", bench, "trade_date", None,
-                              ["close"], strict=False)["close"],
+            "MTD": asof_lookup(
+                idx.assign(_a=first_of_month(d)), "_a", bench, "trade_date", None, ["close"], strict=True
+            )["close"],
+            "YTD": asof_lookup(
+                idx.assign(_a=first_of_year(d)), "_a", bench, "trade_date", None, ["close"], strict=True
+            )["close"],
+            "1Y": asof_lookup(
+                idx.assign(_a=year_back(d)), "_a", bench, "trade_date", None, ["close"], strict=False
+            )["close"],
         }
         own = {"MTD": "mtd_return", "YTD": "ytd_return", "1Y": "trailing_1y_return"}
         has_bench = bench_now.notna()
         for period in ["MTD", "YTD", "1Y"]:
-            part = pd.DataFrame({
-                "index_id": idx["index_id"],
-                "benchmark_id": benchmark_id,
-                "trade_date": idx["trade_date"],
-                "period": period,
-                "index_return": idx[own[period]].astype("float64"),
-                "benchmark_return": _null_safe(bench_now / anchors[period] - 1),
-            })[has_bench]
+            part = pd.DataFrame(
+                {
+                    "index_id": idx["index_id"],
+                    "benchmark_id": benchmark_id,
+                    "trade_date": idx["trade_date"],
+                    "period": period,
+                    "index_return": idx[own[period]].astype("float64"),
+                    "benchmark_return": _null_safe(bench_now / anchors[period] - 1),
+                }
+            )[has_bench]
             parts.append(part)
     if not parts:
         return _empty_mart("fct_relative_performance")
@@ -323,13 +366,16 @@ def relative_performance(
     df["excess_return"] = df["index_return"] - df["benchmark_return"]  # NaN if either is NaN
     outperformed = pd.array([pd.NA] * len(df), dtype="boolean")
     known = df["excess_return"].notna().to_numpy()
-    outperformed[known] = (df["excess_return"].to_numpy()[known] > 0)
+    outperformed[known] = df["excess_return"].to_numpy()[known] > 0
     df["outperformed"] = outperformed
     return _finish(df, "fct_relative_performance")
 
 
 def basket_members_daily(
-    stock_prices: pd.DataFrame, fx_rates: pd.DataFrame, shares: pd.DataFrame, members: pd.DataFrame,
+    stock_prices: pd.DataFrame,
+    fx_rates: pd.DataFrame,
+    shares: pd.DataFrame,
+    members: pd.DataFrame,
 ) -> pd.DataFrame:
     prices = stock_prices.merge(members, on="symbol", how="inner")  # adds basket_id (per basket)
     if prices.empty:
@@ -344,19 +390,27 @@ def basket_members_daily(
 
     # Latest close (and its currency) with trade_date <= d.
     price_rows = stock_prices[["symbol", "trade_date", "close", "currency"]]
-    latest = asof_lookup(grid, "trade_date", price_rows, "trade_date", "symbol",
-                         ["close", "currency"], strict=False)
+    latest = asof_lookup(
+        grid, "trade_date", price_rows, "trade_date", "symbol", ["close", "currency"], strict=False
+    )
     grid["close_local"] = latest["close"].astype("float64")
     grid["currency"] = latest["currency"].astype(object)
 
     # usd_per_unit: 1 for USD, else the latest rate with trade_date <= d.
-    fx = asof_lookup(grid, "trade_date", fx_rates, "trade_date", "currency", ["usd_per_unit"],
-                     strict=False)["usd_per_unit"].astype("float64")
+    fx = asof_lookup(grid, "trade_date", fx_rates, "trade_date", "currency", ["usd_per_unit"], strict=False)[
+        "usd_per_unit"
+    ].astype("float64")
     grid["usd_per_unit"] = np.where(grid["currency"] == "USD", 1.0, fx)
 
     # shares_outstanding: latest as_of_date <= d.
     grid["shares_outstanding"] = asof_lookup(
-        grid, "trade_date", shares, "as_of_date", "symbol", ["shares_outstanding"], strict=False,
+        grid,
+        "trade_date",
+        shares,
+        "as_of_date",
+        "symbol",
+        ["shares_outstanding"],
+        strict=False,
     )["shares_outstanding"].astype("float64")
 
     grid["market_cap_usd"] = grid["close_local"] * grid["shares_outstanding"] * grid["usd_per_unit"]
@@ -382,7 +436,13 @@ def basket_market_cap(members_daily: pd.DataFrame, members: pd.DataFrame) -> pd.
     valued = df[df["market_cap_usd"].notna()][["basket_id", "trade_date", "market_cap_usd"]]
     df["_year_back"] = year_back(df["trade_date"])
     df["market_cap_usd_1y_ago"] = asof_lookup(
-        df, "_year_back", valued, "trade_date", "basket_id", ["market_cap_usd"], strict=False,
+        df,
+        "_year_back",
+        valued,
+        "trade_date",
+        "basket_id",
+        ["market_cap_usd"],
+        strict=False,
     )["market_cap_usd"].astype("float64")
     df["change_1y_usd"] = df["market_cap_usd"] - df["market_cap_usd_1y_ago"]
     df["change_1y_pct"] = _null_safe(100 * (df["market_cap_usd"] / df["market_cap_usd_1y_ago"] - 1))
@@ -400,9 +460,11 @@ def market_cap_ratio(market_cap: pd.DataFrame) -> pd.DataFrame:
     cn = valued[valued["basket_id"] == CN_BASKET]
     peer = valued[valued["basket_id"] == PEER_BASKET]
     dates["cn_market_cap_usd"] = asof_lookup(
-        dates, "trade_date", cn, "trade_date", None, ["market_cap_usd"], strict=False)["market_cap_usd"]
+        dates, "trade_date", cn, "trade_date", None, ["market_cap_usd"], strict=False
+    )["market_cap_usd"]
     dates["peer_market_cap_usd"] = asof_lookup(
-        dates, "trade_date", peer, "trade_date", None, ["market_cap_usd"], strict=False)["market_cap_usd"]
+        dates, "trade_date", peer, "trade_date", None, ["market_cap_usd"], strict=False
+    )["market_cap_usd"]
     df = dates[dates["cn_market_cap_usd"].notna() & dates["peer_market_cap_usd"].notna()].copy()
     if df.empty:
         return _empty_mart("fct_ai_market_cap_ratio")
@@ -416,8 +478,11 @@ def market_cap_ratio(market_cap: pd.DataFrame) -> pd.DataFrame:
 # Entry points
 # --------------------------------------------------------------------------------------------
 
+
 def compute_marts_from_frames(
-    frames: dict[str, pd.DataFrame], seeds_dir: Path, benchmark_ids: Iterable[str] = ("NDX",),
+    frames: dict[str, pd.DataFrame],
+    seeds_dir: Path,
+    benchmark_ids: Iterable[str] = ("NDX",),
 ) -> dict[str, pd.DataFrame]:
     """The five marts from input frames named like the snapshot files (index_prices, stock_prices,
     fx_rates, shares_outstanding; absent = empty). Extra columns (source, loaded_at...) are ignored,
@@ -443,7 +508,9 @@ def compute_marts_from_frames(
 
 
 def compute_marts(
-    snapshot_dir: Path, seeds_dir: Path, benchmark_ids: Iterable[str] = ("NDX",),
+    snapshot_dir: Path,
+    seeds_dir: Path,
+    benchmark_ids: Iterable[str] = ("NDX",),
 ) -> dict[str, pd.DataFrame]:
     """The five marts computed from a snapshot folder and the seeds folder."""
     return compute_marts_from_frames(load_snapshot(Path(snapshot_dir)), Path(seeds_dir), benchmark_ids)
@@ -452,6 +519,7 @@ def compute_marts(
 # --------------------------------------------------------------------------------------------
 # Comparison
 # --------------------------------------------------------------------------------------------
+
 
 def _is_null(v) -> bool:
     if v is None or v is pd.NA or v is pd.NaT:
@@ -480,8 +548,10 @@ def _column_kind(*series: pd.Series) -> str:
             return "bool"
         if all(isinstance(v, (date, datetime, pd.Timestamp, np.datetime64)) for v in values):
             return "date"
-        if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-               for v in values):
+        if all(
+            isinstance(v, (int, float, np.integer, np.floating, Decimal)) and not isinstance(v, bool)
+            for v in values
+        ):
             return "number"
         return "text"
     return "text"
@@ -490,9 +560,12 @@ def _column_kind(*series: pd.Series) -> str:
 def _as_date(v):
     if _is_null(v):
         return None
-    if isinstance(v, str):
-        return date.fromisoformat(v[:10])
-    return pd.Timestamp(v).date()
+    try:
+        if isinstance(v, str):
+            return date.fromisoformat(v[:10])
+        return pd.Timestamp(v).date()
+    except (ValueError, TypeError):
+        return v  # not a date: kept as is, so it shows up as a mismatch
 
 
 def _fmt(v) -> str:
@@ -510,6 +583,13 @@ def _values_equal(a, e, kind: str, rel_tol: float, abs_tol: float) -> bool:
     if a_null or e_null:
         return a_null and e_null
     if kind == "number":
+        numeric = (int, float, np.integer, np.floating, Decimal)
+        if (
+            not (isinstance(a, numeric) and isinstance(e, numeric))
+            or isinstance(a, bool)
+            or isinstance(e, bool)
+        ):
+            return False
         return math.isclose(float(a), float(e), rel_tol=rel_tol, abs_tol=abs_tol)
     if kind == "bool":
         return isinstance(a, (bool, np.bool_)) and isinstance(e, (bool, np.bool_)) and bool(a) == bool(e)
@@ -556,8 +636,10 @@ def compare_frames(
         out = pd.DataFrame(index=range(len(df)))
         for k in keys:
             values = df[k].tolist()
-            out[k] = pd.Series([_as_date(v) if kinds[k] == "date" else (None if _is_null(v) else v)
-                                for v in values], dtype=object)
+            out[k] = pd.Series(
+                [_as_date(v) if kinds[k] == "date" else (None if _is_null(v) else v) for v in values],
+                dtype=object,
+            )
         for c in value_cols:
             out[f"{c}\0{label}"] = pd.Series(df[c].tolist(), dtype=object)
         return out
