@@ -20,18 +20,28 @@ import pandas as pd
 from pydantic import Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from orchestration.resources.providers.base import MarketDataProvider, ProviderError
+from orchestration.datasets import Dataset
+from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError
 from orchestration.resources.providers.symbols import unique
 
 log = logging.getLogger("orchestration.providers")
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-_TRANSIENT_NAMES = frozenset({
-    "Timeout", "ConnectTimeout", "ReadTimeout", "TimeoutError", "ConnectionError", "ChunkedEncodingError",
-    "RemoteDisconnected", "ProtocolError", "IncompleteRead",
-    # yfinance raises this for HTTP 429; matched by name so this module need not import yfinance.
-    "YFRateLimitError",
-})
+_TRANSIENT_NAMES = frozenset(
+    {
+        "Timeout",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "TimeoutError",
+        "ConnectionError",
+        "ChunkedEncodingError",
+        "RemoteDisconnected",
+        "ProtocolError",
+        "IncompleteRead",
+        # yfinance raises this for HTTP 429; matched by name so this module need not import yfinance.
+        "YFRateLimitError",
+    }
+)
 
 
 class TransientError(ProviderError):
@@ -71,13 +81,19 @@ class RetryPolicy:
 
 def call_with_retry(fn: Callable[[], pd.DataFrame], policy: RetryPolicy, what: str) -> pd.DataFrame:
     def before_sleep(state) -> None:
-        log.warning("%s: transient error, retry %d/%d: %s", what, state.attempt_number, policy.attempts - 1,
-                    describe(state.outcome.exception()))
+        log.warning(
+            "%s: transient error, retry %d/%d: %s",
+            what,
+            state.attempt_number,
+            policy.attempts - 1,
+            describe(state.outcome.exception()),
+        )
 
     retrying = Retrying(
         stop=stop_after_attempt(max(1, policy.attempts)),
-        wait=wait_exponential_jitter(initial=policy.backoff_initial_s, max=policy.backoff_max_s,
-                                     jitter=policy.backoff_initial_s),
+        wait=wait_exponential_jitter(
+            initial=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_initial_s
+        ),
         retry=retry_if_exception(is_transient),
         before_sleep=before_sleep,
         reraise=True,
@@ -111,7 +127,11 @@ def site(url_or_host: str) -> str:
     """The rate-limited unit: the registrable domain, so push2his. and 33.push2his.eastmoney.com share one."""
     host = (urlsplit(url_or_host).hostname or url_or_host).lower()
     labels = host.split(".")
-    keep = 3 if len(labels) >= 3 and labels[-2] in {"com", "net", "org", "gov", "edu"} and len(labels[-1]) == 2 else 2
+    keep = (
+        3
+        if len(labels) >= 3 and labels[-2] in {"com", "net", "org", "gov", "edu"} and len(labels[-1]) == 2
+        else 2
+    )
     return ".".join(labels[-keep:])
 
 
@@ -155,8 +175,9 @@ def _install_requests_guard() -> None:
             kwargs["timeout"] = timeout_s
         response = original(self, method, url, *args, **kwargs)
         if response.status_code in TRANSIENT_STATUS:
-            raise requests.HTTPError(f"HTTP {response.status_code} from {urlsplit(str(url)).hostname}",
-                                     response=response)
+            raise requests.HTTPError(
+                f"HTTP {response.status_code} from {urlsplit(str(url)).hostname}", response=response
+            )
         return response
 
     request._ctr_guard = True  # type: ignore[attr-defined]
@@ -166,8 +187,9 @@ def _install_requests_guard() -> None:
 _install_requests_guard()
 
 
-def first_success(what: str, attempts: Sequence[tuple[str, Callable[[], pd.DataFrame]]],
-                  policy: RetryPolicy) -> pd.DataFrame:
+def first_success(
+    what: str, attempts: Sequence[tuple[str, Callable[[], pd.DataFrame]]], policy: RetryPolicy
+) -> pd.DataFrame:
     """Try each upstream in turn (each with retries); the error names every upstream's failure."""
     errors = []
     for label, fn in attempts:
@@ -178,13 +200,16 @@ def first_success(what: str, attempts: Sequence[tuple[str, Callable[[], pd.DataF
     raise ProviderError(f"{what}: " + "; ".join(errors) if errors else f"{what}: no upstream configured")
 
 
-def fetch_each(ids: Iterable[str], fetch_one: Callable[[str], pd.DataFrame],
-               max_concurrency: int) -> tuple[list[pd.DataFrame], dict[str, str]]:
+def fetch_each(
+    ids: Iterable[str], fetch_one: Callable[[str], pd.DataFrame], max_concurrency: int
+) -> tuple[list[pd.DataFrame], dict[str, str]]:
     """Run fetch_one per id in a bounded pool; a failing id becomes a reason, never an exception."""
     ids = unique(ids)
     if not ids:
         return [], {}
-    with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(ids))), thread_name_prefix="ctr-fetch") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(max_concurrency, len(ids))), thread_name_prefix="ctr-fetch"
+    ) as pool:
         futures = {i: pool.submit(fetch_one, i) for i in ids}
     frames, failures = [], {}
     for i, future in futures.items():
@@ -195,8 +220,14 @@ def fetch_each(ids: Iterable[str], fetch_one: Callable[[str], pd.DataFrame],
     return frames, failures
 
 
-_KNOBS = ("request_timeout_s", "max_concurrency", "requests_per_second", "max_attempts", "backoff_initial_s",
-          "backoff_max_s")
+_KNOBS = (
+    "request_timeout_s",
+    "max_concurrency",
+    "requests_per_second",
+    "max_attempts",
+    "backoff_initial_s",
+    "backoff_max_s",
+)
 
 
 class ResilientProvider(MarketDataProvider, ABC):
@@ -208,7 +239,9 @@ class ResilientProvider(MarketDataProvider, ABC):
     max_attempts: int = Field(
         default=4, description="Tries per upstream call on transient errors (timeouts, resets, HTTP 429/5xx)."
     )
-    backoff_initial_s: float = Field(default=1.0, description="First retry delay; doubles per retry, plus jitter.")
+    backoff_initial_s: float = Field(
+        default=1.0, description="First retry delay; doubles per retry, plus jitter."
+    )
     backoff_max_s: float = Field(default=30.0, description="Longest delay between retries.")
 
     def _policy(self) -> RetryPolicy:
@@ -216,3 +249,67 @@ class ResilientProvider(MarketDataProvider, ABC):
 
     def _knobs(self) -> dict:
         return {k: getattr(self, k) for k in _KNOBS}
+
+    def _each(
+        self, dataset: Dataset, ids: Iterable[str], fetch_one: Callable[[str], pd.DataFrame]
+    ) -> FetchResult:
+        frames, failures = fetch_each(ids, fetch_one, self.max_concurrency)
+        return FetchResult(dataset, combine(frames, dataset.column_names), self.source_name, failures)
+
+
+# --- frame shape: empty frames and renamed columns are errors naming the id and the columns seen ---
+
+_DATE_COLS = frozenset({"trade_date", "as_of_date"})
+_TEXT_COLS = frozenset({"code", "name", "exchange"})
+
+
+def tidy(
+    raw: pd.DataFrame | None, columns: dict[str, str], required: Sequence[str], what: str
+) -> pd.DataFrame:
+    """Select and rename an upstream frame's columns, typed; missing or unparsable required values raise."""
+    seen = [] if raw is None else [str(c) for c in raw.columns]
+    if raw is None or raw.empty:
+        raise ProviderError(f"{what}: upstream returned no rows (columns seen: {seen})")
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise ProviderError(f"{what}: upstream columns changed, {missing} not found; columns seen: {seen}")
+    present = [c for c in columns if c in raw.columns]
+    out = pd.DataFrame({columns[c]: raw[c].to_numpy() for c in present})
+    for col in out.columns:
+        if col in _DATE_COLS:
+            out[col] = pd.to_datetime(out[col], errors="coerce").dt.date
+        elif col in _TEXT_COLS:
+            out[col] = out[col].astype("string").str.strip()
+        else:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    for col in (columns[c] for c in required):
+        bad = out[col].isna()
+        if bad.any():
+            where = out.loc[bad, next((c for c in out.columns if c in _DATE_COLS), col)].head(5).tolist()
+            raise ProviderError(
+                f"{what}: {bad.sum()} row(s) without a usable {col} (e.g. at {where}); columns seen: {seen}"
+            )
+    return out
+
+
+def within(frame: pd.DataFrame, date_col: str, start, end) -> pd.DataFrame:
+    """Rows inside [start, end]; none left is fine (a holiday), the upstream frame was not empty."""
+    return frame[(frame[date_col] >= start) & (frame[date_col] <= end)]
+
+
+def effective_from(frame: pd.DataFrame, start, end, what: str) -> pd.DataFrame:
+    """Share counts change rarely: keep the changes inside the window, plus the count in force at `start`
+    restamped to `start`, so "latest as_of_date <= d" holds for every d in the window."""
+    frame = frame.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
+    before = frame[frame["as_of_date"] <= start].tail(1).assign(as_of_date=start)
+    out = pd.concat([before, frame[(frame["as_of_date"] > start) & (frame["as_of_date"] <= end)]])
+    if out.empty:
+        raise ProviderError(
+            f"{what}: no share count in force on or before {end} (earliest is {frame['as_of_date'].min()})"
+        )
+    return out
+
+
+def combine(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -30,9 +30,16 @@ _SUFFIXES = {
     "TW": ("TW", "TWD", "Asia/Taipei", "XTAI"),
 }
 _US = ("US", "USD", "America/New_York", "XNYS")
-CALENDAR_TIMEZONES = {"XSHG": "Asia/Shanghai", "XSHE": "Asia/Shanghai", "XHKG": "Asia/Hong_Kong",
-                      "XNAS": "America/New_York", "XNYS": "America/New_York", "XKRX": "Asia/Seoul",
-                      "XTKS": "Asia/Tokyo", "XTAI": "Asia/Taipei"}
+CALENDAR_TIMEZONES = {
+    "XSHG": "Asia/Shanghai",
+    "XSHE": "Asia/Shanghai",
+    "XHKG": "Asia/Hong_Kong",
+    "XNAS": "America/New_York",
+    "XNYS": "America/New_York",
+    "XKRX": "Asia/Seoul",
+    "XTKS": "Asia/Tokyo",
+    "XTAI": "Asia/Taipei",
+}
 # Yahoo quotes every FX pair against the dollar on a London-based "exchange".
 FX_TIMEZONE = "Europe/London"
 
@@ -101,7 +108,9 @@ def a_share_suffix(code: str) -> str:
         return "SS"
     if code[0] in "03":
         return "SZ"
-    raise ProviderError(f"{code}: Beijing Stock Exchange and other non-Shanghai/Shenzhen codes are not supported")
+    raise ProviderError(
+        f"{code}: Beijing Stock Exchange and other non-Shanghai/Shenzhen codes are not supported"
+    )
 
 
 def listing(symbol: str) -> Listing:
@@ -115,8 +124,9 @@ def listing(symbol: str) -> Listing:
     if suffix not in _SUFFIXES:
         raise ProviderError(f"{symbol!r}: unknown exchange suffix .{suffix}")
     if suffix in ("SS", "SZ") and a_share_suffix(code) != suffix:
-        raise ProviderError(f"{symbol}: code {code} trades in {'Shanghai' if suffix == 'SZ' else 'Shenzhen'}, "
-                            f"not .{suffix}")
+        raise ProviderError(
+            f"{symbol}: code {code} trades in {'Shanghai' if suffix == 'SZ' else 'Shenzhen'}, not .{suffix}"
+        )
     if suffix == "HK" and not re.fullmatch(r"\d{4,5}", code):
         raise ProviderError(f"{symbol!r}: Hong Kong codes are 4-5 digits")
     market, ccy, tz, cal = _SUFFIXES[suffix]
@@ -160,9 +170,16 @@ def index_codes(index_id: str) -> IndexCodes:
     info: IndexInfo | None = next((i for i in index_catalog() if i.index_id == index_id), None)
     if info is None:
         raise ProviderError(f"{index_id!r} is not in the index catalog seed")
-    return IndexCodes(info.index_id, info.market, info.currency, info.calendar,
-                      CALENDAR_TIMEZONES.get(info.calendar, "UTC"),
-                      info.akshare_symbol, info.akshare_em_symbol, info.yahoo_symbol)
+    return IndexCodes(
+        info.index_id,
+        info.market,
+        info.currency,
+        info.calendar,
+        CALENDAR_TIMEZONES.get(info.calendar, "UTC"),
+        info.akshare_symbol,
+        info.akshare_em_symbol,
+        info.yahoo_symbol,
+    )
 
 
 def fx_yahoo_symbol(currency: str) -> str:
@@ -172,8 +189,14 @@ def fx_yahoo_symbol(currency: str) -> str:
 
 # currency -> (eastmoney forex code, True when the code quotes units per USD and must be inverted).
 # CNY uses the offshore CNH quote: eastmoney publishes no onshore USDCNY daily history.
-_EM_FX = {"CNY": ("USDCNH", True), "HKD": ("USDHKD", True), "JPY": ("USDJPY", True),
-          "KRW": ("USDKRW", True), "EUR": ("EURUSD", False), "GBP": ("GBPUSD", False)}
+_EM_FX = {
+    "CNY": ("USDCNH", True),
+    "HKD": ("USDHKD", True),
+    "JPY": ("USDJPY", True),
+    "KRW": ("USDKRW", True),
+    "EUR": ("EURUSD", False),
+    "GBP": ("GBPUSD", False),
+}
 
 
 def fx_eastmoney_code(currency: str) -> tuple[str, bool]:
@@ -184,7 +207,7 @@ def fx_eastmoney_code(currency: str) -> tuple[str, bool]:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def today_in(tz: str) -> date:
@@ -203,7 +226,7 @@ def local_dates(index: pd.Index, tz: str) -> list[date]:
     return list(idx.date)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _calendar(code: str):
     import exchange_calendars as xcals
 
@@ -224,7 +247,7 @@ def drop_unfinished_session(frame: pd.DataFrame, date_col: str, calendar: str | 
     def open_yet(d: date) -> bool:
         try:
             return cal.is_session(pd.Timestamp(d)) and cal.session_close(pd.Timestamp(d)) > now
-        except Exception:  # outside the calendar's bounds: nothing to decide, keep the row
+        except Exception:  # noqa: BLE001 - outside the calendar's bounds: nothing to decide, keep the row
             return False
 
     return frame[~frame[date_col].isin({d for d in recent if open_yet(d)})]

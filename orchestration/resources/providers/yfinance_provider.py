@@ -1,0 +1,156 @@
+"""Yahoo Finance data through yfinance: US/Japan/Korea listings, FX, Nasdaq-100, and a second source for
+China/HK indices and stocks.
+
+Ticker.history is called per symbol under our own bounded pool rather than yf.download(): download() is a
+thread pool over the same per-symbol chart endpoint that swallows each ticker's error (rate limits
+included) into all-NaN columns, while history() with hide_exceptions off raises typed errors we can retry
+(YFRateLimitError) or report (YFPricesMissingError, YFTzMissingError)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import pandas as pd
+
+from orchestration.datasets import (
+    FX_RATES,
+    INDEX_CONSTITUENTS,
+    INDEX_PRICES,
+    SHARES_OUTSTANDING,
+    STOCK_PRICES,
+)
+from orchestration.resources.providers.base import FetchResult, ProviderError
+from orchestration.resources.providers.resilience import (
+    ResilientProvider,
+    call_with_retry,
+    combine,
+    effective_from,
+    throttle,
+    tidy,
+    within,
+)
+from orchestration.resources.providers.symbols import (
+    FX_TIMEZONE,
+    drop_unfinished_session,
+    fx_yahoo_symbol,
+    index_codes,
+    listing,
+    local_dates,
+)
+
+PAD = timedelta(days=31)  # see akshare_provider.PAD: tells a holiday gap from an empty answer
+# Yahoo's share-count series is sparse: look back far enough to find the count in force at `start`.
+SHARES_LOOKBACK = timedelta(days=550)
+_YAHOO = "finance.yahoo.com"
+_HISTORY = {
+    "trade_date": "trade_date",
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Volume": "volume",
+}
+
+
+def _yf():
+    import yfinance as yf  # slow import (~2 s): only when live data is requested
+
+    # Raise instead of logging and returning an empty frame, so unknown symbols and rate limits are seen.
+    yf.config.debug.hide_exceptions = False
+    return yf
+
+
+class YFinanceProvider(ResilientProvider):
+    """yfinance adapter. Unadjusted OHLC (auto_adjust=False), exchange-local dates."""
+
+    @property
+    def source_name(self) -> str:
+        return "yfinance"
+
+    def _history(self, ticker: str, start: date, end: date, tz: str, what: str) -> pd.DataFrame:
+        yf = _yf()
+
+        def call() -> pd.DataFrame:
+            throttle(_YAHOO, self.requests_per_second)
+            raw = yf.Ticker(ticker).history(
+                start=(start - PAD).isoformat(),
+                end=(end + timedelta(days=1)).isoformat(),  # end is exclusive
+                interval="1d",
+                auto_adjust=False,
+                actions=False,
+                timeout=self.request_timeout_s,
+            )
+            if raw is not None and not raw.empty:
+                # history() stamps daily bars at exchange-local midnight; convert explicitly, never via UTC.
+                raw = raw.assign(trade_date=local_dates(raw.index, str(raw.index.tz or tz)))
+            return tidy(raw, _HISTORY, ("trade_date", "Close"), f"{what} ({ticker})")
+
+        return within(call_with_retry(call, self._policy(), what), "trade_date", start, end)
+
+    def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
+        def one(index_id: str) -> pd.DataFrame:
+            codes = index_codes(index_id)
+            if not codes.yahoo:
+                raise ProviderError(f"index {index_id}: no Yahoo symbol in the index catalog")
+            frame = self._history(codes.yahoo, start, end, codes.timezone, f"index {index_id}")
+            return drop_unfinished_session(frame, "trade_date", codes.calendar).assign(index_id=index_id)
+
+        return self._each(INDEX_PRICES, index_ids, one)
+
+    def stock_prices(self, symbols: Sequence[str], start: date, end: date) -> FetchResult:
+        def one(symbol: str) -> pd.DataFrame:
+            lst = listing(symbol)
+            frame = self._history(lst.symbol, start, end, lst.timezone, f"stock {symbol}")
+            frame = drop_unfinished_session(frame, "trade_date", lst.calendar)
+            return frame.assign(symbol=lst.symbol, currency=lst.currency)
+
+        return self._each(STOCK_PRICES, symbols, one)
+
+    def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> FetchResult:
+        def one(currency: str) -> pd.DataFrame:
+            if currency.upper() == "USD":
+                raise ProviderError("fx USD: the base currency needs no rate")
+            frame = self._history(fx_yahoo_symbol(currency), start, end, FX_TIMEZONE, f"fx {currency}")
+            # CNY=X is CNY per US dollar; the warehouse stores US dollars per unit.
+            return frame.assign(currency=currency.upper(), usd_per_unit=1.0 / frame["close"])
+
+        return self._each(FX_RATES, currencies, one)
+
+    def shares_outstanding(self, symbols: Sequence[str], start: date, end: date) -> FetchResult:
+        yf = _yf()
+
+        def one(symbol: str) -> pd.DataFrame:
+            lst, what = listing(symbol), f"shares {symbol}"
+
+            def call() -> pd.DataFrame:
+                throttle(_YAHOO, self.requests_per_second)
+                series = yf.Ticker(lst.symbol).get_shares_full(
+                    start=(start - SHARES_LOOKBACK).isoformat(), end=(end + timedelta(days=1)).isoformat()
+                )
+                if series is None or len(series) == 0:
+                    raise ProviderError(f"{what}: Yahoo returned no share-count history")
+                index = pd.DatetimeIndex(series.index)
+                raw = pd.DataFrame(
+                    {
+                        "as_of_date": local_dates(index, str(index.tz or lst.timezone)),
+                        "shares_outstanding": series.to_numpy(),
+                    }
+                )
+                return tidy(
+                    raw,
+                    {"as_of_date": "as_of_date", "shares_outstanding": "shares_outstanding"},
+                    ("as_of_date", "shares_outstanding"),
+                    what,
+                )
+
+            frame = effective_from(call_with_retry(call, self._policy(), what), start, end, what)
+            return frame.assign(symbol=lst.symbol)
+
+        return self._each(SHARES_OUTSTANDING, symbols, one)
+
+    def index_constituents(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
+        failures = {i: f"constituents {i}: Yahoo Finance publishes no index constituents" for i in index_ids}
+        return FetchResult(
+            INDEX_CONSTITUENTS, combine([], INDEX_CONSTITUENTS.column_names), self.source_name, failures
+        )
