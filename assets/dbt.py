@@ -1,13 +1,12 @@
-"""The dbt project as Dagster assets: every model, seed and snapshot is an asset, every test a check."""
-
-from __future__ import annotations
+"""The dbt project as Dagster assets: every model and seed is an asset, every dbt test a check."""
+# No `from __future__ import annotations`: Dagster inspects the context annotation at decoration time.
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, PartitionsDefinition
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from assets.raw import WAREHOUSE_POOL
@@ -15,7 +14,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
-_GROUPS = {"seed": "reference", "staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -28,27 +27,31 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
-            return _GROUPS["seed"]
-        layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else None
-        return _GROUPS.get(layer, "marts")
+            return "reference"
+        fqn = dbt_resource_props["fqn"]
+        return _GROUPS.get(fqn[1] if len(fqn) > 2 else "", "marts")
 
 
-def build_dbt_assets(partitions_def: PartitionsDefinition) -> AssetsDefinition:
+def run_window(tags: Mapping[str, str]) -> dict[str, str | None]:
+    """The raw partition window of this run, handed to dbt as vars (the hook for incremental marts)."""
+    start = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
+    end = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
+    return {"min_date": start, "max_date": end}
+
+
+def build_dbt_assets() -> AssetsDefinition:
+    # Unpartitioned on purpose: every mart is rebuilt whole from raw, so one materialisation per run is
+    # the truth. Daily partitions here would record ~20 assets x every day of a backfill as events
+    # (minutes of event-log writes on SQLite) for no information. When the marts become incremental
+    # they take the raw partitions_def and BackfillPolicy.single_run(), with these vars as the window.
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
         dagster_dbt_translator=WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
-        partitions_def=partitions_def,
-        # The marts are rebuilt whole for now; the window goes in as vars so they can turn incremental.
-        backfill_policy=BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
     def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
-        window = context.partition_time_window
-        dbt_vars = {
-            "min_date": window.start.date().isoformat(),
-            "max_date": (window.end - timedelta(days=1)).date().isoformat(),
-        }
+        dbt_vars = run_window(context.run.tags)
         yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
     return warehouse_dbt_models

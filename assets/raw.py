@@ -1,6 +1,6 @@
 """Raw ingestion: one daily-partitioned asset per dataset, written to the `raw` schema."""
+# No `from __future__ import annotations`: Dagster reads the Config annotation at decoration time.
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta

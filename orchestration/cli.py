@@ -19,11 +19,11 @@ def materialize_range(settings: Settings, start: date, end: date) -> bool:
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(settings)
-    partitions_def = defs.get_job_def(MATERIALIZE_ALL_JOB).partitions_def
+    partitions_def = defs.resolve_job_def(MATERIALIZE_ALL_JOB).partitions_def
     keys = partitions_def.get_partition_keys()
     first, last = max(start.isoformat(), keys[0]), min(end.isoformat(), keys[-1])
     print(f"Materialising every asset for {first}..{last} as one run ({settings.source}).", flush=True)
-    result = defs.get_job_def(MATERIALIZE_ALL_JOB).execute_in_process(
+    result = defs.resolve_job_def(MATERIALIZE_ALL_JOB).execute_in_process(
         instance=DagsterInstance.get(),
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         raise_on_error=False,

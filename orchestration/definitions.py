@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 from dagster import Definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
+from assets.checks import build_asset_checks, build_check_sensors
 from assets.dbt import build_dbt_assets, dbt_project
 from assets.raw import build_raw_assets
+from orchestration.calendars import EvaluationClock
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
 from orchestration.resources.providers import MarketDataProvider
 from orchestration.resources.providers.snapshot import SnapshotProvider
 from orchestration.resources.warehouse import Warehouse
+from orchestration.schedules import build_schedules
 from orchestration.settings import Settings, get_settings
 
 
@@ -24,15 +31,32 @@ def build_provider(settings: Settings) -> MarketDataProvider:
     return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label)
 
 
+def dbt_executable() -> str:
+    # The venv's dbt, even when the venv is not activated (make targets call .venv/bin/... directly).
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+def build_clock(settings: Settings) -> EvaluationClock:
+    # A snapshot is judged as of the end of its last date (so the bundled sample is fresh), live data
+    # as of now; the snapshot's end is read when a check runs, so a broken file fails a check, not the load.
+    return EvaluationClock(data_end=settings.source == "snapshot")
+
+
 def build_definitions(settings: Settings) -> Definitions:
     partitions_def = daily_partitions(settings.start_date)
+    checks = build_asset_checks(settings)
     return Definitions(
-        assets=[*build_raw_assets(partitions_def), build_dbt_assets(partitions_def)],
+        assets=[*build_raw_assets(partitions_def), build_dbt_assets()],
+        asset_checks=checks,
         jobs=build_jobs(partitions_def),
+        schedules=build_schedules(partitions_def),
+        sensors=build_check_sensors(checks),
         resources={
             "provider": build_provider(settings),
             "warehouse": Warehouse(database=str(settings.duckdb_database)),
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+            "clock": build_clock(settings),
         },
         # DuckDB takes one writer process; the multiprocess executor would open the file from several.
         executor=in_process_executor,

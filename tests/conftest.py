@@ -48,7 +48,7 @@ def settings_for(tmp_path, monkeypatch):
 
 
 def run_range(defs: Definitions, instance: DagsterInstance, start: str, end: str, selection=None):
-    job = defs.get_job_def(MATERIALIZE_ALL_JOB)
+    job = defs.resolve_job_def(MATERIALIZE_ALL_JOB)
     return job.execute_in_process(
         instance=instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},

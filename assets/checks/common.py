@@ -1,0 +1,166 @@
+"""What every check shares: asset keys, "why is this table empty", and failing rows as metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, DagsterInstance, MetadataValue
+
+from orchestration.datasets import DATASETS_BY_NAME, Dataset
+from orchestration.resources.providers.base import MarketDataProvider
+from orchestration.resources.providers.snapshot import SnapshotProvider
+
+# Failing rows listed in a check's metadata; the counts always cover all of them.
+MAX_LISTED = 20
+MARTS_SCHEMA = "marts"
+
+# The raw tables each mart is built from: an empty mart is explained by the empty ones among them.
+MART_INPUTS: dict[str, tuple[str, ...]] = {
+    "fct_index_returns": ("index_prices",),
+    "fct_relative_performance": ("index_prices",),
+    "fct_ai_basket_members_daily": ("stock_prices", "shares_outstanding", "fx_rates"),
+    "fct_ai_basket_market_cap": ("stock_prices", "shares_outstanding", "fx_rates"),
+    "fct_ai_market_cap_ratio": ("stock_prices", "shares_outstanding", "fx_rates"),
+}
+
+
+def raw_key(dataset: Dataset | str) -> AssetKey:
+    name = dataset if isinstance(dataset, str) else dataset.name
+    return AssetKey(["raw", name])
+
+
+def mart_key(name: str) -> AssetKey:
+    return AssetKey([MARTS_SCHEMA, name])
+
+
+def table_rows(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> int | None:
+    """Row count, or None when the table does not exist."""
+    exists = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+
+
+def why_raw_empty(dataset: Dataset, provider: MarketDataProvider | None, instance: DagsterInstance | None) -> str:
+    """A sentence naming the cause of an empty raw table, as precisely as the provider allows."""
+    prefix = f"{dataset.table} is empty"
+    if isinstance(provider, SnapshotProvider):
+        path = provider.path_of(dataset)
+        if not path.is_file():
+            return f"{prefix}: the snapshot has no {dataset.file_name} ({path.parent})"
+        return f"{prefix}: {path} has no rows for the configured ids in the loaded date range"
+    event = instance.get_latest_materialization_event(raw_key(dataset)) if instance is not None else None
+    if event is None or event.asset_materialization is None:
+        return f"{prefix}: raw/{dataset.name} has not been materialised yet"
+    meta = event.asset_materialization.metadata
+    failed = meta.get("ids_failed")
+    failures: Mapping[str, Any] = failed.value if failed is not None and isinstance(failed.value, Mapping) else {}
+    window = meta["window"].value if "window" in meta else "?"
+    if failures:
+        sample = "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:3])
+        return f"{prefix}: the last load ({window}) delivered no rows; {len(failures)} id(s) failed, e.g. {sample}"
+    return f"{prefix}: the last load ({window}) delivered no rows"
+
+
+def empty_inputs(
+    conn: duckdb.DuckDBPyConnection,
+    datasets: Iterable[str],
+    provider: MarketDataProvider | None,
+    instance: DagsterInstance | None,
+) -> list[str]:
+    """why_raw_empty() for each of `datasets` whose raw table has no rows."""
+    reasons = []
+    for name in datasets:
+        dataset = DATASETS_BY_NAME[name]
+        if not table_rows(conn, "raw", name):
+            reasons.append(why_raw_empty(dataset, provider, instance))
+    return reasons
+
+
+def raw_guard(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    provider: MarketDataProvider | None,
+    instance: DagsterInstance | None,
+    metadata: Mapping[str, Any] | None = None,
+) -> AssetCheckResult | None:
+    """A failed WARN result saying why, when the raw table has no rows; None when it has some."""
+    if table_rows(conn, "raw", dataset.name):
+        return None
+    reason = why_raw_empty(dataset, provider, instance)
+    return AssetCheckResult(
+        passed=False, severity=AssetCheckSeverity.WARN, description=reason,
+        metadata={**(metadata or {}), "reason": reason, "rows": 0},
+    )
+
+
+def mart_guard(
+    conn: duckdb.DuckDBPyConnection,
+    mart: str,
+    provider: MarketDataProvider | None,
+    instance: DagsterInstance | None,
+    metadata: Mapping[str, Any] | None = None,
+) -> AssetCheckResult | None:
+    """A failed WARN result saying why, when the mart is missing or empty; None when it has rows.
+
+    An empty mart is the expected outcome of a snapshot folder without the files it needs: a WARN, not
+    an ERROR, and never an exception, so the rest of the graph's checks still report.
+    """
+    rows = table_rows(conn, MARTS_SCHEMA, mart)
+    if rows:
+        return None
+    if rows is None:
+        reason = f"{MARTS_SCHEMA}.{mart} does not exist: dbt has not built it (see the dbt step's log)"
+    else:
+        causes = empty_inputs(conn, MART_INPUTS.get(mart, ()), provider, instance)
+        reason = f"{MARTS_SCHEMA}.{mart} is empty: " + (
+            "; ".join(causes) if causes else "its raw inputs have rows, so the model filtered everything out"
+        )
+    return AssetCheckResult(
+        passed=False, severity=AssetCheckSeverity.WARN, description=reason,
+        metadata={**(metadata or {}), "reason": reason, "rows": 0},
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value).replace("|", "\\|")
+
+
+def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int | None = None) -> MetadataValue:
+    """Markdown table of the first MAX_LISTED rows, saying how many more there are."""
+    total = len(rows) if total is None else total
+    if not rows:
+        return MetadataValue.md("none")
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows[:MAX_LISTED]]
+    if total > min(len(rows), MAX_LISTED):
+        lines.append(f"\n... and {total - min(len(rows), MAX_LISTED)} more ({total} in all)")
+    return MetadataValue.md("\n".join(lines))
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def query(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
+    cursor = conn.execute(sql, params or [])
+    return [d[0] for d in cursor.description], cursor.fetchall()

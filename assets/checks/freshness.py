@@ -1,0 +1,283 @@
+"""Calendar-aware data freshness: is the latest trade_date the latest session that has closed?
+
+Wall-clock freshness ("updated in the last N hours") cannot tell a holiday from an outage: during
+Golden Week the STAR 50 rightly has no new close for a week. These checks compare each id's latest
+trade_date with the latest session closed on that id's exchange calendar as of the evaluation time
+(EvaluationClock), so Lunar New Year, Golden Week and US holidays raise nothing, while a feed that
+missed one real session fails, naming the id, the date expected and the date found. Dagster's own
+last-update checks (build_mart_last_update_checks) add the wall-clock view: did the pipeline run?
+"""
+
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import duckdb
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetChecksDefinition,
+    Config,
+    MetadataValue,
+    asset_check,
+    build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
+)
+from pydantic import Field
+
+from assets.checks.common import (
+    MARTS_SCHEMA,
+    jsonable,
+    mart_guard,
+    mart_key,
+    raw_guard,
+    raw_key,
+    rows_table,
+)
+from assets.raw import WAREHOUSE_POOL
+from orchestration import reference
+from orchestration.calendars import WEEKDAYS, EvaluationClock, Instant, latest_closed_session
+from orchestration.datasets import FX_RATES, INDEX_PRICES, STOCK_PRICES
+from orchestration.resources.providers.base import MarketDataProvider
+from orchestration.resources.warehouse import Warehouse
+
+# The marts Dagster's wall-clock check watches: the daily schedules rebuild them every weekday, so a
+# gap over a day and a bit (a Friday run seen on Saturday evening is still fine) means a missed run.
+LAST_UPDATE_MARTS = (
+    "fct_index_returns",
+    "fct_relative_performance",
+    "fct_ai_basket_members_daily",
+    "fct_ai_basket_market_cap",
+    "fct_ai_market_cap_ratio",
+)
+LAST_UPDATE_WITHIN = timedelta(hours=26)
+
+
+class FreshnessConfig(Config):
+    lag_sessions: int = Field(
+        default=0,
+        ge=0,
+        description="Sessions an id may trail the latest closed session of its calendar before the check fails.",
+    )
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the latest trade_date of one id must be at least, or why it is exempt."""
+
+    entity: str
+    calendar: str
+    expected: date | None
+    fallbacks: tuple[str, ...] = ()
+    exempt: str | None = None
+
+
+@dataclass
+class Verdict:
+    rows: list[tuple] = field(default_factory=list)  # entity, calendar, expected, actual, status
+    culprits: list[str] = field(default_factory=list)
+    exempt: dict[str, str] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.culprits
+
+
+def expect(entity: str, calendar: str, instant: Instant, lag: int, listed_on: date | None = None) -> Expectation:
+    lookup = latest_closed_session(calendar, instant.at, lag)
+    if lookup.day is None:
+        return Expectation(entity, calendar, None, lookup.fallbacks, exempt="no session closed in the look-back")
+    if listed_on is not None and listed_on > lookup.day:
+        return Expectation(entity, calendar, lookup.day, lookup.fallbacks, exempt=f"not listed until {listed_on}")
+    return Expectation(entity, calendar, lookup.day, lookup.fallbacks)
+
+
+def combine(entity: str, parts: Sequence[Expectation]) -> Expectation:
+    """A basket trades when any of its listed members does: it must reach the latest of their sessions."""
+    held = [p for p in parts if p.exempt is None and p.expected is not None]
+    fallbacks = tuple(dict.fromkeys(f for p in parts for f in p.fallbacks))
+    if not held:
+        return Expectation(entity, "+".join(sorted({p.calendar for p in parts})), None, fallbacks,
+                           exempt="no member listed yet")
+    calendars = "+".join(sorted({p.calendar for p in held}))
+    return Expectation(entity, calendars, max(p.expected for p in held), fallbacks)
+
+
+def judge(expectations: Sequence[Expectation], actual: Mapping[str, date]) -> Verdict:
+    verdict = Verdict()
+    for e in expectations:
+        found = actual.get(e.entity)
+        verdict.fallbacks += [f for f in e.fallbacks if f not in verdict.fallbacks]
+        if e.exempt:
+            verdict.exempt[e.entity] = e.exempt
+            status = "exempt"
+        elif found is None:
+            status = "missing"
+        elif found < e.expected:
+            status = "stale"
+        elif found > e.expected:
+            # Newer than the clock thinks has closed: not stale; said so in case the clock is wrong.
+            status = "ahead"
+        else:
+            status = "ok"
+        if status in ("missing", "stale"):
+            verdict.culprits.append(e.entity)
+        verdict.rows.append((e.entity, e.calendar, e.expected, found, status))
+    return verdict
+
+
+def freshness_result(verdict: Verdict, instant: Instant, lag: int, what: str, table: str) -> AssetCheckResult:
+    by_entity = {r[0]: r for r in verdict.rows}
+    culprit_rows = [by_entity[c] for c in verdict.culprits]
+    if verdict.passed:
+        held = sum(1 for r in verdict.rows if r[4] != "exempt")
+        description = f"All {held} {what} in {table} reach the latest closed session ({instant.basis})."
+    else:
+        shown = ", ".join(
+            f"{e} (expected {exp}, has {act or 'no rows'})" for e, _, exp, act, _ in culprit_rows[:5]
+        )
+        more = f" and {len(culprit_rows) - 5} more" if len(culprit_rows) > 5 else ""
+        description = f"{len(culprit_rows)} {what} in {table} are behind their calendar: {shown}{more}."
+    if verdict.fallbacks:
+        description += " Calendar fallback (Mon-Fri) used: see calendar_fallbacks."
+    return AssetCheckResult(
+        passed=verdict.passed,
+        severity=AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "evaluated_as_of": MetadataValue.text(instant.at.isoformat()),
+            "clock": instant.basis,
+            "lag_sessions": lag,
+            "expected_dates": MetadataValue.json({r[0]: jsonable(r[2]) for r in verdict.rows}),
+            "actual_dates": MetadataValue.json({r[0]: jsonable(r[3]) for r in verdict.rows}),
+            "culprit_count": len(verdict.culprits),
+            "culprits": rows_table(("id", "calendar", "expected", "actual", "status"), culprit_rows),
+            "exempt": MetadataValue.json(verdict.exempt),
+            "calendar_fallback_used": bool(verdict.fallbacks),
+            "calendar_fallbacks": MetadataValue.json(verdict.fallbacks[:20]),
+        },
+    )
+
+
+def latest_dates(conn: duckdb.DuckDBPyConnection, table: str, id_column: str) -> dict[str, date]:
+    rows = conn.execute(f"select {id_column}, max(trade_date) from {table} group by 1").fetchall()
+    return {k: v for k, v in rows}
+
+
+# --- the expectations of each asset -------------------------------------------------------------
+
+
+def index_expectations(instant: Instant, lag: int) -> list[Expectation]:
+    return [expect(i, cal, instant, lag) for i, cal in sorted(reference.calendar_of_index().items())]
+
+
+def stock_expectations(instant: Instant, lag: int) -> list[Expectation]:
+    members = {m.symbol: m for m in reference.basket_members()}
+    return [expect(s, m.calendar, instant, lag, m.listed_on) for s, m in sorted(members.items())]
+
+
+def fx_expectations(instant: Instant, lag: int) -> list[Expectation]:
+    return [expect(c, WEEKDAYS, instant, lag) for c in reference.fx_currencies()]
+
+
+def basket_expectations(instant: Instant, lag: int) -> list[Expectation]:
+    by_basket: dict[str, list[Expectation]] = {}
+    for m in reference.basket_members():
+        by_basket.setdefault(m.basket_id, []).append(expect(m.symbol, m.calendar, instant, lag, m.listed_on))
+    return [combine(b, parts) for b, parts in sorted(by_basket.items())]
+
+
+# --- check bodies (plain functions: the tests call them on a hand-made warehouse) ----------------
+
+
+def check_raw_index_prices(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    return raw_guard(conn, INDEX_PRICES, provider, instance) or freshness_result(
+        judge(index_expectations(instant, lag), latest_dates(conn, INDEX_PRICES.table, "index_id")),
+        instant, lag, "indices", INDEX_PRICES.table)
+
+
+def check_raw_stock_prices(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    return raw_guard(conn, STOCK_PRICES, provider, instance) or freshness_result(
+        judge(stock_expectations(instant, lag), latest_dates(conn, STOCK_PRICES.table, "symbol")),
+        instant, lag, "basket members", STOCK_PRICES.table)
+
+
+def check_raw_fx_rates(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    return raw_guard(conn, FX_RATES, provider, instance) or freshness_result(
+        judge(fx_expectations(instant, lag), latest_dates(conn, FX_RATES.table, "currency")),
+        instant, lag, "currencies", FX_RATES.table)
+
+
+def check_mart_index_returns(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    table = f"{MARTS_SCHEMA}.fct_index_returns"
+    return mart_guard(conn, "fct_index_returns", provider, instance) or freshness_result(
+        judge(index_expectations(instant, lag), latest_dates(conn, table, "index_id")),
+        instant, lag, "indices", table)
+
+
+def check_mart_basket_market_cap(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    table = f"{MARTS_SCHEMA}.fct_ai_basket_market_cap"
+    return mart_guard(conn, "fct_ai_basket_market_cap", provider, instance) or freshness_result(
+        judge(basket_expectations(instant, lag), latest_dates(conn, table, "basket_id")),
+        instant, lag, "baskets", table)
+
+
+# --- Dagster definitions -------------------------------------------------------------------------
+
+_CHECKS = (
+    (raw_key(INDEX_PRICES), check_raw_index_prices,
+     "Each index's latest trade_date is the latest session closed on its exchange calendar."),
+    (raw_key(STOCK_PRICES), check_raw_stock_prices,
+     "Each basket member's latest trade_date is the latest session closed on its seed calendar "
+     "(members not listed by then are exempt)."),
+    (raw_key(FX_RATES), check_raw_fx_rates,
+     "Each currency's latest rate is the latest weekday closed (17:00 New York)."),
+    (mart_key("fct_index_returns"), check_mart_index_returns,
+     "Each index's latest row is the latest session closed on its exchange calendar."),
+    (mart_key("fct_ai_basket_market_cap"), check_mart_basket_market_cap,
+     "Each basket's latest row is the latest session closed on any of its listed members' calendars."),
+)
+
+
+def _build(asset_key, body, description: str) -> AssetChecksDefinition:
+    @asset_check(
+        asset=asset_key,
+        name="calendar_freshness",
+        description=description + " Evaluated as of the EvaluationClock resource; lag via config.",
+        blocking=False,
+        pool=WAREHOUSE_POOL,
+    )
+    def _check(
+        context: AssetCheckExecutionContext,
+        config: FreshnessConfig,
+        warehouse: Warehouse,
+        provider: MarketDataProvider,
+        clock: EvaluationClock,
+    ) -> AssetCheckResult:
+        instant = clock.resolve(provider)
+        with warehouse.get_connection() as conn:
+            return body(conn, instant, config.lag_sessions, provider, context.instance)
+
+    return _check
+
+
+def build_calendar_freshness_checks() -> list[AssetChecksDefinition]:
+    return [_build(key, body, description) for key, body, description in _CHECKS]
+
+
+def build_mart_last_update_checks() -> list[AssetChecksDefinition]:
+    return list(build_last_update_freshness_checks(
+        assets=[mart_key(m) for m in LAST_UPDATE_MARTS],
+        lower_bound_delta=LAST_UPDATE_WITHIN,
+        severity=AssetCheckSeverity.WARN,
+    ))
+
+
+def build_last_update_sensor(checks: Sequence[AssetChecksDefinition]):
+    """Re-evaluates the wall-clock checks between runs, so a missed run shows without a new one."""
+    return build_sensor_for_freshness_checks(
+        freshness_checks=checks, minimum_interval_seconds=3600, name="mart_last_update_sensor"
+    )

@@ -1,0 +1,380 @@
+"""Totals: the marts add up, every listed member is priced, index snapshots are complete.
+
+Each check computes its failing rows in DuckDB and names them (capped) in the metadata with a count.
+Arithmetic the marts promise (sums, the one-year change) is ERROR; gaps in the inputs the marts
+tolerate by design (a member without shares or FX yet, a short constituent list) are WARN. None of
+them is blocking: they run after the dbt step, and the raw-level ERROR checks already gate the marts.
+"""
+
+
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetChecksDefinition,
+    MetadataValue,
+    asset_check,
+)
+
+from assets.checks.common import (
+    MARTS_SCHEMA,
+    empty_inputs,
+    mart_guard,
+    mart_key,
+    query,
+    raw_guard,
+    raw_key,
+    rows_table,
+)
+from assets.raw import WAREHOUSE_POOL
+from orchestration import reference
+from orchestration.calendars import first_session_on_or_after
+from orchestration.datasets import INDEX_CONSTITUENTS
+from orchestration.resources.providers.base import MarketDataProvider
+from orchestration.resources.warehouse import Warehouse
+
+BASKET = f"{MARTS_SCHEMA}.fct_ai_basket_market_cap"
+MEMBERS_DAILY = f"{MARTS_SCHEMA}.fct_ai_basket_members_daily"
+CONSTITUENT_COUNTS = {"STAR50": 50, "HSTECH": 30}
+WEIGHT_TOLERANCE = 0.5
+# Sums of up to ~50 doubles in the 1e9..1e12 range: anything beyond float noise is a real difference.
+RELATIVE_TOLERANCE = 1e-9
+
+
+def differs(a: str, b: str) -> str:
+    """SQL: a and b differ (NULL vs non-NULL counts as different; NULL vs NULL does not)."""
+    return (
+        f"(({a}) is null) <> (({b}) is null)"
+        f" or abs(({a}) - ({b})) > {RELATIVE_TOLERANCE} * greatest(1, abs({b}))"
+    )
+
+
+# --- market cap = sum of members -----------------------------------------------------------------
+
+SUM_SQL = f"""
+with members as (
+    select basket_id, trade_date, count(market_cap_usd) as priced, sum(market_cap_usd) as members_sum
+    from {MEMBERS_DAILY}
+    group by basket_id, trade_date
+)
+select coalesce(b.basket_id, m.basket_id) as basket_id,
+       coalesce(b.trade_date, m.trade_date) as trade_date,
+       b.market_cap_usd, m.members_sum, b.members_priced, m.priced as members_with_value,
+       case when b.basket_id is null then 'no basket row'
+            when m.basket_id is null then 'no member rows'
+            when b.members_priced <> m.priced then 'members_priced differs'
+            else 'market_cap_usd differs' end as problem
+from {BASKET} as b
+full outer join members as m
+    on b.basket_id = m.basket_id and b.trade_date = m.trade_date
+where b.basket_id is null or m.basket_id is null
+   or b.members_priced <> m.priced
+   or {differs("b.market_cap_usd", "m.members_sum")}
+order by 1, 2
+"""
+
+
+def check_market_cap_sum(conn, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(conn, "fct_ai_basket_market_cap", provider, instance)
+    if guard:
+        return guard
+    columns, rows = query(conn, SUM_SQL)
+    return AssetCheckResult(
+        passed=not rows,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            "Every basket day's market_cap_usd and members_priced match its member rows."
+            if not rows
+            else f"{len(rows)} basket day(s) do not add up to their members, e.g. "
+            + ", ".join(f"{r[0]} {r[1]} ({r[6]})" for r in rows[:5])
+        ),
+        metadata={"failing_rows": len(rows), "rows": rows_table(columns, rows)},
+    )
+
+
+# --- members_priced = members listed -------------------------------------------------------------
+
+
+def expected_members(conn) -> pd.DataFrame:
+    """Each member's first session it must be priced on: its first session on its own calendar on or
+    after both its listing date and the basket's first day in the warehouse (history before that was
+    never loaded; a Tokyo member is not missing on a day Tokyo was closed)."""
+    starts = dict(conn.execute(f"select basket_id, min(trade_date) from {BASKET} group by 1").fetchall())
+    rows, fallbacks = [], []
+    for m in reference.basket_members():
+        start = starts.get(m.basket_id)
+        if start is None:
+            continue
+        lookup = first_session_on_or_after(m.calendar, max(m.listed_on, start))
+        fallbacks += lookup.fallbacks
+        if lookup.day is not None:
+            rows.append((m.basket_id, m.symbol, lookup.day))
+    frame = pd.DataFrame(rows, columns=["basket_id", "symbol", "first_expected"])
+    frame["first_expected"] = pd.to_datetime(frame["first_expected"]).dt.date
+    frame.attrs["fallbacks"] = sorted(set(fallbacks))
+    return frame
+
+
+MEMBERS_SQL = f"""
+create or replace temp table _member_gaps as
+with should as (
+    select b.basket_id, b.trade_date, e.symbol
+    from {BASKET} as b
+    join _expected_members as e
+        on b.basket_id = e.basket_id and e.first_expected <= b.trade_date
+),
+priced as (
+    select basket_id, trade_date, symbol from {MEMBERS_DAILY} where market_cap_usd is not null
+)
+select s.basket_id, s.trade_date, s.symbol, 'missing' as kind,
+       case when d.symbol is null then 'no price yet'
+            when d.shares_outstanding is null then 'no shares outstanding as of the date'
+            when d.usd_per_unit is null then 'no ' || d.currency || ' FX rate as of the date'
+            else 'no market cap' end as reason
+from should as s
+left join {MEMBERS_DAILY} as d
+    on s.basket_id = d.basket_id and s.trade_date = d.trade_date and s.symbol = d.symbol
+where not exists (
+    select 1 from priced as p
+    where p.basket_id = s.basket_id and p.trade_date = s.trade_date and p.symbol = s.symbol)
+union all
+select p.basket_id, p.trade_date, p.symbol, 'unexpected' as kind,
+       'priced before its seed listing date' as reason
+from priced as p
+where not exists (
+    select 1 from should as s
+    where p.basket_id = s.basket_id and p.trade_date = s.trade_date and p.symbol = s.symbol)
+"""
+
+MEMBERS_BY_SYMBOL_SQL = """
+select basket_id, symbol, kind, reason, count(*) as days, min(trade_date) as first_date, max(trade_date) as last_date
+from _member_gaps group by all order by days desc, basket_id, symbol
+"""
+
+MEMBERS_BY_DAY_SQL = f"""
+with expected_count as (
+    select b.basket_id, b.trade_date, b.members_priced, count(e.symbol) as members_listed
+    from {BASKET} as b
+    left join _expected_members as e
+        on b.basket_id = e.basket_id and e.first_expected <= b.trade_date
+    group by all
+)
+select c.basket_id, c.trade_date, c.members_priced, c.members_listed,
+       list(g.symbol order by g.symbol) filter (where g.kind = 'missing') as missing_symbols
+from expected_count as c
+left join _member_gaps as g on c.basket_id = g.basket_id and c.trade_date = g.trade_date
+where c.members_priced <> c.members_listed or g.symbol is not null
+group by all
+order by c.trade_date desc, c.basket_id
+"""
+
+
+def check_members_priced(conn, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(conn, "fct_ai_basket_market_cap", provider, instance)
+    if guard:
+        return guard
+    expected = expected_members(conn)
+    conn.register("_expected_members", expected)
+    try:
+        conn.execute(MEMBERS_SQL)
+        by_symbol_cols, by_symbol = query(conn, MEMBERS_BY_SYMBOL_SQL)
+        by_day_cols, by_day = query(conn, MEMBERS_BY_DAY_SQL)
+    finally:
+        conn.unregister("_expected_members")
+    missing = sorted({r[1] for r in by_symbol if r[2] == "missing"})
+    metadata = {
+        "failing_days": len(by_day),
+        "missing_symbols": MetadataValue.json(missing),
+        "by_symbol": rows_table(by_symbol_cols, by_symbol),
+        "failing_days_latest_first": rows_table(by_day_cols, by_day),
+        "calendar_fallback_used": bool(expected.attrs["fallbacks"]),
+    }
+    if expected.attrs["fallbacks"]:
+        metadata["calendar_fallbacks"] = MetadataValue.json(expected.attrs["fallbacks"][:20])
+    if by_day:
+        causes = empty_inputs(conn, ("stock_prices", "shares_outstanding", "fx_rates"), provider, instance)
+        if causes:
+            metadata["upstream_gaps"] = MetadataValue.json(causes)
+        description = (
+            f"members_priced differs from the members listed on {len(by_day)} basket day(s); missing: "
+            + ", ".join(f"{r[1]} ({r[3]}, {r[4]} days)" for r in by_symbol[:5])
+            + (f" and {len(by_symbol) - 5} more" if len(by_symbol) > 5 else "")
+            + (f". {causes[0]}" if causes else "")
+        )
+    else:
+        description = "Every basket day prices every member listed (and trading) by then."
+    return AssetCheckResult(passed=not by_day, severity=AssetCheckSeverity.WARN, description=description,
+                            metadata=metadata)
+
+
+# --- FX for every non-USD member -----------------------------------------------------------------
+
+FX_SQL = f"""
+select basket_id, symbol, currency, count(*) as days_without_rate,
+       min(trade_date) as first_date, max(trade_date) as last_date
+from {MEMBERS_DAILY}
+where currency <> 'USD' and usd_per_unit is null
+group by all
+order by days_without_rate desc, basket_id, symbol
+"""
+
+
+def check_fx_coverage(conn, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(conn, "fct_ai_basket_members_daily", provider, instance)
+    if guard:
+        return guard
+    columns, rows = query(conn, FX_SQL)
+    metadata = {
+        "failing_rows": sum(r[3] for r in rows),
+        "symbols_without_rate": MetadataValue.json(sorted({r[1] for r in rows})),
+        "currencies_without_rate": MetadataValue.json(sorted({r[2] for r in rows})),
+        "gaps": rows_table(columns, rows),
+    }
+    if rows:
+        causes = empty_inputs(conn, ("fx_rates",), provider, instance)
+        if causes:
+            metadata["upstream_gaps"] = MetadataValue.json(causes)
+    return AssetCheckResult(
+        passed=not rows,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            "Every non-USD member row has an FX rate as of its date."
+            if not rows
+            else f"{metadata['failing_rows']} member day(s) lack an FX rate: "
+            + ", ".join(f"{r[1]} {r[2]} {r[4]}..{r[5]}" for r in rows[:5])
+        ),
+        metadata=metadata,
+    )
+
+
+# --- the one-year change -------------------------------------------------------------------------
+
+CHANGE_SQL = f"""
+with valued as (
+    select basket_id, trade_date, market_cap_usd from {BASKET} where market_cap_usd is not null
+),
+targets as (
+    -- DuckDB maps Feb 29 minus a year to Feb 28, as the contract asks
+    select *, cast(trade_date - interval 1 year as date) as year_back from {BASKET}
+),
+recomputed as (
+    select t.*, v.market_cap_usd as expected_1y_ago
+    from targets as t
+    asof left join valued as v
+        on t.basket_id = v.basket_id and t.year_back >= v.trade_date
+)
+select basket_id, trade_date, market_cap_usd, market_cap_usd_1y_ago, expected_1y_ago,
+       change_1y_usd, market_cap_usd - expected_1y_ago as expected_change_1y_usd,
+       change_1y_pct, 100 * (market_cap_usd / expected_1y_ago - 1) as expected_change_1y_pct
+from recomputed
+where {differs("market_cap_usd_1y_ago", "expected_1y_ago")}
+   or {differs("change_1y_usd", "market_cap_usd - expected_1y_ago")}
+   or {differs("change_1y_pct", "100 * (market_cap_usd / expected_1y_ago - 1)")}
+order by basket_id, trade_date
+"""
+
+
+def check_change_1y(conn, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(conn, "fct_ai_basket_market_cap", provider, instance)
+    if guard:
+        return guard
+    columns, rows = query(conn, CHANGE_SQL)
+    return AssetCheckResult(
+        passed=not rows,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            "change_1y_usd = market_cap_usd - market_cap_usd_1y_ago (the value as of one year earlier) "
+            "on every basket day."
+            if not rows
+            else f"{len(rows)} basket day(s) have a one-year change inconsistent with the value a year earlier, e.g. "
+            + ", ".join(f"{r[0]} {r[1]}" for r in rows[:5])
+        ),
+        metadata={"failing_rows": len(rows), "rows": rows_table(columns, rows)},
+    )
+
+
+# --- index constituent snapshots -----------------------------------------------------------------
+
+
+def constituents_sql() -> str:
+    expected = " ".join(f"when '{i}' then {n}" for i, n in CONSTITUENT_COUNTS.items())
+    ids = ", ".join(f"'{i}'" for i in CONSTITUENT_COUNTS)
+    return f"""
+with snapshots as (
+    select index_id, as_of_date, count(*) as constituents,
+           case index_id {expected} end as expected_constituents,
+           sum(weight) as weight_sum, count(*) - count(weight) as missing_weights
+    from {INDEX_CONSTITUENTS.table}
+    where index_id in ({ids})
+    group by index_id, as_of_date
+)
+select * from snapshots
+where constituents <> expected_constituents
+   or missing_weights > 0
+   or abs(weight_sum - 100) > {WEIGHT_TOLERANCE}
+order by index_id, as_of_date
+"""
+
+
+def check_constituents(conn, provider=None, instance=None) -> AssetCheckResult:
+    guard = raw_guard(conn, INDEX_CONSTITUENTS, provider, instance)
+    if guard:
+        return guard
+    columns, rows = query(conn, constituents_sql())
+    covered = dict(conn.execute(
+        f"select index_id, count(distinct as_of_date) from {INDEX_CONSTITUENTS.table} group by 1").fetchall())
+    return AssetCheckResult(
+        passed=not rows,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"Every {'/'.join(CONSTITUENT_COUNTS)} snapshot has "
+            f"{' / '.join(map(str, CONSTITUENT_COUNTS.values()))} constituents with weights summing to "
+            f"100 +/- {WEIGHT_TOLERANCE}."
+            if not rows
+            else f"{len(rows)} constituent snapshot(s) are incomplete: "
+            + ", ".join(f"{r[0]} {r[1]} ({r[2]} names, weights {r[4] if r[4] is None else round(r[4], 2)})"
+                        for r in rows[:5])
+        ),
+        metadata={
+            "failing_snapshots": len(rows),
+            "snapshots_per_index": MetadataValue.json({i: covered.get(i, 0) for i in CONSTITUENT_COUNTS}),
+            "rows": rows_table(columns, rows),
+        },
+    )
+
+
+# --- Dagster definitions -------------------------------------------------------------------------
+
+_CHECKS = (
+    (mart_key("fct_ai_basket_market_cap"), "market_cap_equals_sum_of_members", check_market_cap_sum,
+     [mart_key("fct_ai_basket_members_daily")],
+     "market_cap_usd is the sum of the members' non-NULL market caps and members_priced their count, per day."),
+    (mart_key("fct_ai_basket_market_cap"), "members_priced_equals_listed_members", check_members_priced,
+     [mart_key("fct_ai_basket_members_daily")],
+     "members_priced equals the members listed by that date (from their first session on their own "
+     "calendar); WARN naming the missing symbols and why."),
+    (mart_key("fct_ai_basket_market_cap"), "change_1y_consistent", check_change_1y, [],
+     "market_cap_usd_1y_ago is the value as of one year earlier and change_1y_usd / change_1y_pct follow from it."),
+    (mart_key("fct_ai_basket_members_daily"), "fx_rate_for_every_non_usd_member", check_fx_coverage, [],
+     "Every non-USD member row has an FX rate as of its date (WARN naming the gaps)."),
+    (raw_key(INDEX_CONSTITUENTS), "snapshot_counts_and_weights", check_constituents, [],
+     f"Each STAR50 / HSTECH snapshot has {CONSTITUENT_COUNTS['STAR50']} / {CONSTITUENT_COUNTS['HSTECH']} "
+     f"constituents whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN)."),
+)
+
+
+def _build(asset_key, name: str, body, deps, description: str) -> AssetChecksDefinition:
+    @asset_check(asset=asset_key, name=name, description=description, additional_deps=deps or None,
+                 blocking=False, pool=WAREHOUSE_POOL)
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse,
+               provider: MarketDataProvider) -> AssetCheckResult:
+        with warehouse.get_connection() as conn:
+            return body(conn, provider, context.instance)
+
+    return _check
+
+
+def build_totals_checks() -> list[AssetChecksDefinition]:
+    return [_build(*spec) for spec in _CHECKS]
+

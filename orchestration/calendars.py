@@ -1,0 +1,193 @@
+"""Exchange calendars: which sessions exist and when they close, with an explicit weekday fallback.
+
+exchange_calendars only knows a bounded span per calendar (its default window is twenty years back to
+one year ahead of today, and XSHG holidays are only recorded to 2026: later dates raise ValueError).
+Freshness checks and schedules must keep working past those bounds, so for a date the library cannot
+answer we assume a Monday-Friday session closing at the exchange's regular time, and every answer
+says which dates were guessed that way: a check reports it in its metadata, a schedule in its tags.
+
+XSHG serves Shanghai (.SS) and Shenzhen (.SZ) listings alike; the seeds name it for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+from dagster import ConfigurableResource
+
+from orchestration.resources.providers.base import MarketDataProvider
+
+# FX trades around the clock on weekdays; a day's rate is settled at the 17:00 New York roll.
+WEEKDAYS = "WEEKDAYS"
+_WEEKDAYS_TZ = "America/New_York"
+_WEEKDAYS_CLOSE = time(17, 0)
+# Enough to step over Golden Week or Lunar New Year (about 9 calendar days) many times over.
+_MAX_SCAN_DAYS = 60
+
+
+@dataclass(frozen=True)
+class Session:
+    """One session of a calendar; `fallback` says why it was guessed rather than looked up."""
+
+    calendar: str
+    day: date
+    close: datetime  # aware, UTC
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionLookup:
+    """The answer to "which session", with every weekday guess made on the way to it."""
+
+    calendar: str
+    session: Session | None
+    fallbacks: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def day(self) -> date | None:
+        return self.session.day if self.session else None
+
+    @property
+    def fallback_used(self) -> bool:
+        return bool(self.fallbacks)
+
+
+class TradingCalendar:
+    """A named exchange calendar answering per date, falling back to weekdays where it cannot."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._xcal = None
+        self._problem: str | None = None
+        if name == WEEKDAYS:
+            self.tz, self.regular_close = ZoneInfo(_WEEKDAYS_TZ), _WEEKDAYS_CLOSE
+            return
+        try:
+            self._xcal = xcals.get_calendar(name)
+        except Exception as exc:  # noqa: BLE001 - an unknown or broken calendar must not stop a check
+            self._problem = f"{name} is not an exchange_calendars calendar ({exc})"
+            self.tz, self.regular_close = ZoneInfo("UTC"), time(23, 59)
+            return
+        self.tz = ZoneInfo(str(self._xcal.tz))
+        # The latest regular close time ("None" means since the beginning; a later entry overrides).
+        self.regular_close = self._xcal.close_times[-1][1]
+
+    def _fallback_reason(self, day: date) -> str | None:
+        if self.name == WEEKDAYS:
+            return None
+        if self._xcal is None:
+            return f"{self._problem}: Mon-Fri assumed for {day}"
+        first, last = self._xcal.first_session.date(), self._xcal.last_session.date()
+        if first <= day <= last:
+            return None
+        return f"{self.name} has no calendar data for {day} (known {first}..{last}): Mon-Fri assumed"
+
+    def session_on(self, day: date) -> Session | None:
+        """The session held on `day` (exchange-local date), or None when the exchange was closed."""
+        reason = self._fallback_reason(day)
+        if self._xcal is not None and reason is None:
+            try:
+                if not self._xcal.is_session(day.isoformat()):
+                    return None
+                close = self._xcal.session_close(day.isoformat()).to_pydatetime().astimezone(UTC)
+                return Session(self.name, day, close)
+            except ValueError as exc:  # DateOutOfBounds subclasses ValueError
+                reason = f"{self.name} cannot answer for {day} ({exc}): Mon-Fri assumed"
+        if day.weekday() >= 5:
+            return None
+        close = datetime.combine(day, self.regular_close, self.tz).astimezone(UTC)
+        return Session(self.name, day, close, reason)
+
+    def latest_closed(self, as_of: datetime, lag_sessions: int = 0) -> SessionLookup:
+        """The session that closed `lag_sessions` sessions before the latest one closed by `as_of`."""
+        as_of = _aware(as_of)
+        day = as_of.astimezone(self.tz).date()
+        seen, fallbacks = 0, []
+        for _ in range(_MAX_SCAN_DAYS * (lag_sessions + 1)):
+            session = self.session_on(day)
+            if session is not None and session.close <= as_of:
+                if session.fallback:
+                    fallbacks.append(session.fallback)
+                if seen == lag_sessions:
+                    return SessionLookup(self.name, session, tuple(fallbacks))
+                seen += 1
+            day -= timedelta(days=1)
+        return SessionLookup(self.name, None, tuple(fallbacks))
+
+    def first_on_or_after(self, day: date) -> SessionLookup:
+        fallbacks = []
+        for offset in range(_MAX_SCAN_DAYS):
+            session = self.session_on(day + timedelta(days=offset))
+            if session is not None:
+                if session.fallback:
+                    fallbacks.append(session.fallback)
+                return SessionLookup(self.name, session, tuple(fallbacks))
+        return SessionLookup(self.name, None, tuple(fallbacks))
+
+    def local_date(self, instant: datetime) -> date:
+        return _aware(instant).astimezone(self.tz).date()
+
+
+@lru_cache(maxsize=None)
+def get_calendar(name: str) -> TradingCalendar:
+    return TradingCalendar(name)
+
+
+def latest_closed_session(calendar: str, as_of: datetime, lag_sessions: int = 0) -> SessionLookup:
+    """The latest session of `calendar` closed by `as_of` (or `lag_sessions` before it)."""
+    return get_calendar(calendar).latest_closed(as_of, lag_sessions)
+
+
+def session_on(calendar: str, day: date) -> Session | None:
+    return get_calendar(calendar).session_on(day)
+
+
+def first_session_on_or_after(calendar: str, day: date) -> SessionLookup:
+    return get_calendar(calendar).first_on_or_after(day)
+
+
+def _aware(instant: datetime) -> datetime:
+    # A naive instant is read as UTC: the warehouse stores loaded_at that way too.
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    return _aware(datetime.fromisoformat(text))
+
+
+def end_of_day_utc(day: date) -> datetime:
+    """The last second of `day` in UTC: after every session dated `day` from Tokyo to New York closed."""
+    return datetime.combine(day, time(23, 59, 59), UTC)
+
+
+@dataclass(frozen=True)
+class Instant:
+    at: datetime
+    basis: str
+
+
+class EvaluationClock(ConfigurableResource):
+    """The instant freshness is judged at.
+
+    `as_of` (an ISO timestamp, UTC unless it has an offset) pins it, for tests and replays. Otherwise,
+    with `data_end` set, it is the end of the last date the provider holds (a snapshot folder's last
+    date, so the bundled sample stays "fresh"), looked up at evaluation time so a broken snapshot fails
+    a check rather than the code location; with neither, or a provider that cannot say, it is now.
+    """
+
+    as_of: str | None = None
+    data_end: bool = False
+
+    def resolve(self, provider: MarketDataProvider | None = None) -> Instant:
+        if self.as_of:
+            return Instant(parse_instant(self.as_of), f"fixed evaluation time {self.as_of}")
+        if self.data_end and provider is not None:
+            span = provider.date_range()
+            if span is not None:
+                return Instant(end_of_day_utc(span[1]), f"end of the snapshot's last date {span[1]}")
+        now = datetime.now(UTC).replace(microsecond=0)
+        return Instant(now, f"now ({now.isoformat()})")

@@ -1,0 +1,92 @@
+"""Value sanity: non-positive values (ERROR, blocking), big index and stock moves (WARN)."""
+
+from datetime import date
+
+import pandas as pd
+from dagster import AssetCheckSeverity, AssetKey, Definitions
+
+from assets.checks.sanity import check_index_moves, check_positive_values, check_stock_moves
+from orchestration.datasets import FX_RATES, INDEX_PRICES, SHARES_OUTSTANDING, STOCK_PRICES
+from orchestration.resources.providers.base import FetchResult
+from orchestration.resources.providers.snapshot import SnapshotProvider
+from tests.checks.conftest import insert
+from tests.conftest import run_range
+
+
+def test_clean_data_passes(warehouse_copy):
+    for dataset in (INDEX_PRICES, STOCK_PRICES, FX_RATES, SHARES_OUTSTANDING):
+        assert check_positive_values(warehouse_copy, dataset).passed
+    assert check_index_moves(warehouse_copy).passed
+    assert check_stock_moves(warehouse_copy).passed
+
+
+def test_zero_or_negative_price_is_an_error_naming_the_rows(warehouse_copy):
+    warehouse_copy.execute("update raw.stock_prices set close = 0 where symbol = 'NVDA' and trade_date = '2026-01-14'")
+    warehouse_copy.execute("update raw.stock_prices set low = -1 where symbol = '0700.HK' and trade_date = '2026-01-13'")
+    result = check_positive_values(warehouse_copy, STOCK_PRICES)
+    assert not result.passed and result.severity == AssetCheckSeverity.ERROR
+    assert result.metadata["failing_rows"].value == 2
+    assert result.metadata["failing_ids"].value == ["0700.HK", "NVDA"]
+    assert "| NVDA | 2026-01-14 | close | 0 |" in result.metadata["rows"].value
+
+
+def test_index_move_beyond_20pct_warns(warehouse_copy):
+    warehouse_copy.execute(
+        "update raw.index_prices set close = close * 1.3 where index_id = 'STAR50' and trade_date = '2026-01-14'")
+    result = check_index_moves(warehouse_copy)
+    assert not result.passed and result.severity == AssetCheckSeverity.WARN
+    # The jump and the fall back the next day.
+    assert result.metadata["failing_rows"].value == 2
+    assert "STAR50 2026-01-14 +" in result.description
+
+
+def test_stock_move_beyond_60pct_warns_unless_shares_split(tiny):
+    days = [date(2024, 6, 5), date(2024, 6, 6), date(2024, 6, 7), date(2024, 6, 10)]
+    insert(tiny, "raw.stock_prices",
+           [("NVDA", days[0], 1200.0, "USD"), ("NVDA", days[1], 1210.0, "USD"), ("NVDA", days[2], 1208.0, "USD"),
+            ("NVDA", days[3], 121.0, "USD"),
+            ("AMD", days[0], 160.0, "USD"), ("AMD", days[1], 300.0, "USD")],
+           "symbol, trade_date, close, currency")
+    insert(tiny, "raw.shares_outstanding",
+           [("NVDA", date(2024, 1, 2), 2.46e9), ("NVDA", days[3], 24.6e9), ("AMD", date(2024, 1, 2), 1.6e9)],
+           "symbol, as_of_date, shares_outstanding")
+    result = check_stock_moves(tiny)
+    # NVDA's 10:1 split is offset by its shares; AMD's +87.5% is not.
+    assert not result.passed and result.severity == AssetCheckSeverity.WARN
+    assert result.metadata["failing_ids"].value == ["AMD"]
+    tiny.execute("delete from raw.stock_prices where symbol = 'AMD'")
+    assert check_stock_moves(tiny).passed
+    # Without the split row in shares outstanding, NVDA's fall is flagged.
+    tiny.execute("delete from raw.shares_outstanding where symbol = 'NVDA' and as_of_date = '2024-06-10'")
+    assert check_stock_moves(tiny).metadata["failing_ids"].value == ["NVDA"]
+
+
+class BadPriceProvider(SnapshotProvider):
+    """A source that delivers a negative close (the snapshot reader would refuse the file)."""
+
+    def stock_prices(self, symbols, start, end):
+        frame = pd.DataFrame({"symbol": ["NVDA", "NVDA"], "trade_date": [date(2026, 1, 14), date(2026, 1, 15)],
+                              "close": [180.0, -1.0], "currency": ["USD", "USD"]})
+        frame = frame[frame["symbol"].isin(symbols) & frame["trade_date"].between(start, end)]
+        return FetchResult(STOCK_PRICES, frame, "bad")
+
+
+def test_negative_price_blocks_the_marts_in_the_same_run(built, tmp_path, instance, monkeypatch):
+    monkeypatch.setenv("DUCKDB_DATABASE", str(tmp_path / "w.duckdb"))
+    defs = built.defs
+    resources = {**defs.resources, "provider": BadPriceProvider(snapshot_dir=str(tmp_path)),
+                 "warehouse": type(defs.resources["warehouse"])(database=str(tmp_path / "w.duckdb"))}
+    blocked = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
+                          resources=resources, executor=defs.executor)
+    result = run_range(blocked, instance, "2026-01-14", "2026-01-15")
+    assert not result.success
+    evaluation = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    bad = evaluation[("raw/stock_prices", "positive_values")]
+    assert not bad.passed and bad.severity == AssetCheckSeverity.ERROR
+    # dbt never ran: no mart was materialised in this run.
+    materialised = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert AssetKey(["raw", "stock_prices"]) in materialised
+    assert not any(k.path[0] == "marts" for k in materialised)
+    # The -100% move also fails the WARN move check, which by itself would not have blocked anything.
+    move = evaluation[("raw/stock_prices", "daily_move_within_60pct_unless_split")]
+    assert not move.passed and move.severity == AssetCheckSeverity.WARN

@@ -1,0 +1,144 @@
+"""The market-close schedules, evaluated at chosen instants as the daemon would (no runs launched)."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test, validate_run_config
+
+from orchestration.datasets import DATASETS
+from orchestration.definitions import build_definitions
+from orchestration.jobs import ASIA_CLOSE, ASIA_CLOSE_JOB, MATERIALIZE_ALL_JOB, US_CLOSE, US_CLOSE_JOB
+from orchestration.schedules import CALENDARS_TAG, FALLBACK_TAG, evaluate_close
+from orchestration.settings import Settings
+
+HKT = ZoneInfo("Asia/Hong_Kong")
+NYT = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DUCKDB_DATABASE", str(tmp_path_factory.mktemp("sched") / "w.duckdb"))
+        mp.setenv("CTR_SOURCE", "snapshot")
+        mp.setenv("CTR_START_DATE", "2024-01-01")
+        mp.delenv("CTR_SNAPSHOT_DIR", raising=False)
+        yield build_definitions(Settings())
+
+
+@pytest.fixture(scope="module")
+def instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+def tick(defs, instance, name: str, when: datetime):
+    schedule = defs.get_schedule_def(name)
+    context = build_schedule_context(
+        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    )
+    return schedule.evaluate_tick(context)
+
+
+def only_request(result) -> RunRequest:
+    assert result.skip_message is None, result.skip_message
+    assert len(result.run_requests) == 1
+    return result.run_requests[0]
+
+
+def calendars_of(request: RunRequest) -> list[str]:
+    configs = {op: cfg["config"]["calendars"] for op, cfg in request.run_config["ops"].items()}
+    # Every raw asset is restricted the same way (FX ignores it: it has no calendar).
+    assert set(configs) == {f"raw__{d.name}" for d in DATASETS}
+    values = list(configs.values())
+    assert all(v == values[0] for v in values)
+    return values[0]
+
+
+def test_schedules_have_explicit_time_zones_and_weekday_crons(defs):
+    asia, us = defs.get_schedule_def("asia_close_schedule"), defs.get_schedule_def("us_close_schedule")
+    assert (asia.cron_schedule, asia.execution_timezone, asia.job_name) == ("30 17 * * 1-5", "Asia/Hong_Kong", ASIA_CLOSE_JOB)
+    assert (us.cron_schedule, us.execution_timezone, us.job_name) == ("30 17 * * 1-5", "America/New_York", US_CLOSE_JOB)
+    for job in (ASIA_CLOSE_JOB, US_CLOSE_JOB, MATERIALIZE_ALL_JOB):
+        assert defs.resolve_job_def(job).partitions_def is not None
+
+
+def test_asia_after_close_requests_the_day_for_all_four_exchanges(defs, instance):
+    request = only_request(tick(defs, instance, "asia_close_schedule", datetime(2025, 3, 4, 17, 30, tzinfo=HKT)))
+    assert request.partition_key == "2025-03-04"
+    assert calendars_of(request) == ["XSHG", "XHKG", "XTKS", "XKRX"]
+    assert request.tags[CALENDARS_TAG] == "XSHG,XHKG,XTKS,XKRX"
+    assert FALLBACK_TAG not in request.tags
+    assert request.run_key == "asia_close:2025-03-04"
+    # The config is valid for the job the schedule launches.
+    assert validate_run_config(defs.resolve_job_def(ASIA_CLOSE_JOB), request.run_config)
+
+
+def test_asia_before_the_last_close_skips(defs, instance):
+    morning = tick(defs, instance, "asia_close_schedule", datetime(2025, 3, 4, 10, 0, tzinfo=HKT))
+    assert not morning.run_requests and "have not closed yet" in morning.skip_message
+    # Tokyo, Seoul and Shanghai have closed by 15:30 Hong Kong time, Hong Kong has not.
+    afternoon = tick(defs, instance, "asia_close_schedule", datetime(2025, 3, 4, 15, 30, tzinfo=HKT))
+    assert not afternoon.run_requests
+    assert "XHKG session(s) have not closed yet" in afternoon.skip_message
+
+
+def test_asia_holiday_in_one_market_loads_the_others(defs, instance):
+    # 2025-03-03: Korean substitute holiday for Independence Movement Day.
+    request = only_request(tick(defs, instance, "asia_close_schedule", datetime(2025, 3, 3, 17, 30, tzinfo=HKT)))
+    assert request.partition_key == "2025-03-03"
+    assert calendars_of(request) == ["XSHG", "XHKG", "XTKS"]
+
+
+def test_lunar_new_year_loads_tokyo_alone(defs, instance):
+    # 2025-01-29: Shanghai, Hong Kong and Seoul closed for the Lunar New Year; Tokyo trades.
+    request = only_request(tick(defs, instance, "asia_close_schedule", datetime(2025, 1, 29, 17, 30, tzinfo=HKT)))
+    assert request.partition_key == "2025-01-29"
+    assert calendars_of(request) == ["XTKS"]
+
+
+def test_asia_skips_when_no_exchange_traded(defs, instance):
+    result = tick(defs, instance, "asia_close_schedule", datetime(2025, 1, 1, 17, 30, tzinfo=HKT))
+    assert not result.run_requests
+    assert "2025-01-01: no session on XSHG, XHKG, XTKS, XKRX" in result.skip_message
+
+
+def test_us_after_close_requests_the_new_york_date(defs, instance):
+    request = only_request(tick(defs, instance, "us_close_schedule", datetime(2025, 7, 7, 17, 30, tzinfo=NYT)))
+    assert request.partition_key == "2025-07-07"
+    assert calendars_of(request) == ["XNAS", "XNYS"]
+    assert validate_run_config(defs.resolve_job_def(US_CLOSE_JOB), request.run_config)
+    # Late in the New York evening it is already the next day in UTC: the partition stays the local date.
+    late = only_request(tick(defs, instance, "us_close_schedule", datetime(2025, 7, 7, 23, 30, tzinfo=NYT)))
+    assert late.partition_key == "2025-07-07"
+
+
+def test_us_independence_day_skips_and_the_early_close_before_it_runs(defs, instance):
+    holiday = tick(defs, instance, "us_close_schedule", datetime(2025, 7, 4, 17, 30, tzinfo=NYT))
+    assert not holiday.run_requests and "2025-07-04: no session on XNAS, XNYS" in holiday.skip_message
+    # 2025-07-03 closed at 13:00: a 14:00 evaluation already has the day's closes.
+    early = only_request(tick(defs, instance, "us_close_schedule", datetime(2025, 7, 3, 14, 0, tzinfo=NYT)))
+    assert early.partition_key == "2025-07-03"
+    before = tick(defs, instance, "us_close_schedule", datetime(2025, 7, 7, 15, 0, tzinfo=NYT))
+    assert not before.run_requests and "have not closed yet" in before.skip_message
+
+
+def test_us_schedule_ignores_asian_holidays(defs, instance):
+    request = only_request(tick(defs, instance, "us_close_schedule", datetime(2025, 1, 29, 17, 30, tzinfo=NYT)))
+    assert request.partition_key == "2025-01-29"
+
+
+def test_shanghai_after_2026_falls_back_to_weekdays_and_says_so():
+    # exchange_calendars records XSHG holidays only through 2026; the run still happens, tagged.
+    result = evaluate_close(ASIA_CLOSE, datetime(2027, 1, 5, 17, 30, tzinfo=HKT))
+    assert isinstance(result, RunRequest)
+    assert result.partition_key == "2027-01-05"
+    assert "XSHG" in calendars_of(result)
+    assert "XSHG has no calendar data for 2027-01-05" in result.tags[FALLBACK_TAG]
+    weekend = evaluate_close(ASIA_CLOSE, datetime(2027, 1, 9, 17, 30, tzinfo=HKT))
+    assert isinstance(weekend, SkipReason)
+
+
+def test_days_before_the_first_partition_are_skipped():
+    result = evaluate_close(US_CLOSE, datetime(2023, 12, 29, 17, 30, tzinfo=NYT), first_partition=date(2024, 1, 1))
+    assert isinstance(result, SkipReason) and "before the first partition" in result.skip_message
