@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from datetime import date
 
 import duckdb
-from dagster import DagsterInstance
+from dagster import BetaWarning, DagsterInstance, PreviewWarning
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.jobs import MATERIALIZE_ALL_JOB
@@ -26,8 +27,16 @@ def materialize_range(settings: Settings, start: date, end: date) -> bool:
     result = defs.resolve_job_def(MATERIALIZE_ALL_JOB).execute_in_process(
         instance=DagsterInstance.get(),
         tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    failed = [c for c in checks if not c.passed]
+    print(f"\nRun {result.run_id}: {'succeeded' if result.success else 'FAILED'}; "
+          f"{len(checks) - len(failed)} of {len(checks)} asset checks passed.")
+    for check in failed:
+        print(f"  failed ({check.severity.value}): {check.asset_check_key.to_user_string()}"
+              f" {check.description or ''}".rstrip())
     return result.success
 
 
@@ -71,6 +80,9 @@ def run_live(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Beta/preview notices (backfill_policy, pools) are for developers, not for someone running a demo.
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli")
     parser.add_argument("command", choices=["demo", "run", "summary"])
     args = parser.parse_args(argv)
