@@ -18,6 +18,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANIFEST := dbt_project/target/manifest.json
 DBT := cd dbt_project && ../$(VENV)/bin/dbt
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: help setup demo run test ui validate manifest clean
 
@@ -49,8 +50,20 @@ demo: setup
 run: setup
 	CTR_SOURCE=live $(PY) -m orchestration.cli run
 
-test: setup
+test: setup chromium
 	$(VENV)/bin/pytest
+
+# The browser test drives Debian's chromium through playwright, never a downloaded browser. Installing
+# it needs root; without it the browser test skips locally and fails in CI (CI=true).
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "note: $(CHROMIUM) is missing; as root: apt-get install chromium (the browser test skips without it)"; \
+	fi
 
 validate: setup
 	$(VENV)/bin/dagster definitions validate -m orchestration.definitions

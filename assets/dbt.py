@@ -5,11 +5,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from assets.metadata import with_table_metadata
 from assets.raw import WAREHOUSE_POOL
+from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -49,9 +51,14 @@ def build_dbt_assets() -> AssetsDefinition:
         project=dbt_project,
         dagster_dbt_translator=WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
         pool=WAREHOUSE_POOL,
+        # Lets a partition range (`dagster asset materialize --partition-range`, make demo) include the
+        # marts in the same single run as the raw backfill.
+        backfill_policy=BackfillPolicy.single_run(),
     )
-    def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         dbt_vars = run_window(context.run.tags)
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).
+        yield from with_table_metadata(invocation, warehouse)
 
     return warehouse_dbt_models

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -132,7 +132,7 @@ class TradingCalendar:
         return _aware(instant).astimezone(self.tz).date()
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_calendar(name: str) -> TradingCalendar:
     return TradingCalendar(name)
 

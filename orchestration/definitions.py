@@ -9,9 +9,11 @@ from pathlib import Path
 from dagster import Definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
-from assets.checks import build_asset_checks, build_check_sensors
+from assets.checks import build_asset_checks, with_mart_freshness_policy
 from assets.dbt import build_dbt_assets, dbt_project
+from assets.publish import PublishedWarehouse, publish_warehouse, published_path_for
 from assets.raw import build_raw_assets
+from assets.report import ReportOutput, default_reports_dir, rpt_headline
 from orchestration.calendars import EvaluationClock
 from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
@@ -47,16 +49,22 @@ def build_definitions(settings: Settings) -> Definitions:
     partitions_def = daily_partitions(settings.start_date)
     checks = build_asset_checks(settings)
     return Definitions(
-        assets=[*build_raw_assets(partitions_def), build_dbt_assets()],
+        assets=with_mart_freshness_policy(
+            [*build_raw_assets(partitions_def), build_dbt_assets(), rpt_headline, publish_warehouse]
+        ),
         asset_checks=checks,
         jobs=build_jobs(partitions_def),
-        schedules=build_schedules(partitions_def),
-        sensors=build_check_sensors(checks),
+        schedules=build_schedules(partitions_def, running=settings.source == "live"),
         resources={
             "provider": build_provider(settings),
             "warehouse": Warehouse(database=str(settings.duckdb_database)),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
             "clock": build_clock(settings),
+            "report_output": ReportOutput(
+                directory=str(settings.reports_dir or default_reports_dir(settings.duckdb_database)),
+                synthetic_sample=settings.is_bundled_sample,
+            ),
+            "published": PublishedWarehouse(path=str(published_path_for(settings.duckdb_database))),
         },
         # DuckDB takes one writer process; the multiprocess executor would open the file from several.
         executor=in_process_executor,

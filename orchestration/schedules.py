@@ -65,7 +65,7 @@ def evaluate_close(close: MarketClose, tick: datetime, first_partition: date | N
     )
 
 
-def _build_schedule(close: MarketClose, first_partition: date | None) -> ScheduleDefinition:
+def _build_schedule(close: MarketClose, first_partition: date | None, running: bool) -> ScheduleDefinition:
     @schedule(
         name=f"{close.job_name}_schedule",
         job_name=close.job_name,
@@ -73,7 +73,7 @@ def _build_schedule(close: MarketClose, first_partition: date | None) -> Schedul
         execution_timezone=close.timezone,
         description=f"{close.description} Runs 17:30 {close.timezone}, Mon-Fri; skips days on which none of "
         f"{', '.join(close.calendars)} traded.",
-        default_status=DefaultScheduleStatus.STOPPED,
+        default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
     )
     def _schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
         tick = context.scheduled_execution_time or datetime.now(UTC)
@@ -85,7 +85,8 @@ def _build_schedule(close: MarketClose, first_partition: date | None) -> Schedul
     return _schedule
 
 
-def build_schedules(partitions_def: PartitionsDefinition) -> list[ScheduleDefinition]:
+def build_schedules(partitions_def: PartitionsDefinition, running: bool = False) -> list[ScheduleDefinition]:
+    """`running`: on by default against live sources; a snapshot folder has no new days to load."""
     start = getattr(partitions_def, "start", None)
     first_partition = start.date() if isinstance(start, datetime) else None
-    return [_build_schedule(close, first_partition) for close in MARKET_CLOSES]
+    return [_build_schedule(close, first_partition, running) for close in MARKET_CLOSES]

@@ -32,11 +32,13 @@ class Settings(BaseSettings):
     source: Literal["snapshot", "live"] = Field(default="snapshot", validation_alias="CTR_SOURCE")
     snapshot_dir: Path = Field(default=SAMPLE_DIR, validation_alias="CTR_SNAPSHOT_DIR")
     start_date: date = Field(default=date(2024, 1, 1), validation_alias="CTR_START_DATE")
+    # Unset: `reports/` in the project for the default warehouse, else `reports/` beside the warehouse.
+    reports_dir: Path | None = Field(default=None, validation_alias="CTR_REPORTS_DIR")
 
-    @field_validator("duckdb_database", "snapshot_dir", mode="after")
+    @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod
-    def _resolve(cls, value: Path) -> Path:
-        return _project_path(value)
+    def _resolve(cls, value: Path | None) -> Path | None:
+        return None if value is None else _project_path(value)
 
     @field_validator("source", mode="before")
     @classmethod

@@ -33,7 +33,7 @@ def instance():
 
 
 def tick(defs, instance, name: str, when: datetime):
-    schedule = defs.get_schedule_def(name)
+    schedule = defs.resolve_schedule_def(name)
     context = build_schedule_context(
         instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
     )
@@ -56,7 +56,7 @@ def calendars_of(request: RunRequest) -> list[str]:
 
 
 def test_schedules_have_explicit_time_zones_and_weekday_crons(defs):
-    asia, us = defs.get_schedule_def("asia_close_schedule"), defs.get_schedule_def("us_close_schedule")
+    asia, us = defs.resolve_schedule_def("asia_close_schedule"), defs.resolve_schedule_def("us_close_schedule")
     assert (asia.cron_schedule, asia.execution_timezone, asia.job_name) == ("30 17 * * 1-5", "Asia/Hong_Kong", ASIA_CLOSE_JOB)
     assert (us.cron_schedule, us.execution_timezone, us.job_name) == ("30 17 * * 1-5", "America/New_York", US_CLOSE_JOB)
     for job in (ASIA_CLOSE_JOB, US_CLOSE_JOB, MATERIALIZE_ALL_JOB):

@@ -3,21 +3,18 @@
 | module       | what it checks                                                       | severity       |
 |--------------|----------------------------------------------------------------------|----------------|
 | freshness    | latest trade_date = latest closed session per id (raw + marts)       | WARN           |
-|              | marts rebuilt within 26 h (Dagster's last-update checks)             | WARN           |
 | totals       | basket = sum of members, 1Y change, FX coverage, members priced,     | ERROR / WARN   |
 |              | STAR50/HSTECH snapshot counts and weights                            |                |
 | sanity       | no zero/negative prices or rates (blocking), big daily moves         | ERROR / WARN   |
+
+Dagster's FreshnessPolicy (with_mart_freshness_policy) adds the wall-clock view on the marts.
 """
 
 from __future__ import annotations
 
-from dagster import AssetChecksDefinition, SensorDefinition
+from dagster import AssetChecksDefinition
 
-from assets.checks.freshness import (
-    build_calendar_freshness_checks,
-    build_last_update_sensor,
-    build_mart_last_update_checks,
-)
+from assets.checks.freshness import build_calendar_freshness_checks, with_mart_freshness_policy
 from assets.checks.sanity import build_sanity_checks
 from assets.checks.totals import build_totals_checks
 from orchestration.settings import Settings
@@ -29,15 +26,9 @@ def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
     del settings
     return [
         *build_calendar_freshness_checks(),
-        *build_mart_last_update_checks(),
         *build_totals_checks(),
         *build_sanity_checks(),
     ]
 
 
-def build_check_sensors(checks: list[AssetChecksDefinition]) -> list[SensorDefinition]:
-    last_update = [c for c in checks if any(k.name == "freshness_check" for k in c.check_keys)]
-    return [build_last_update_sensor(last_update)] if last_update else []
-
-
-__all__ = ["build_asset_checks", "build_check_sensors"]
+__all__ = ["build_asset_checks", "with_mart_freshness_policy"]

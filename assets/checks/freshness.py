@@ -4,10 +4,13 @@ Wall-clock freshness ("updated in the last N hours") cannot tell a holiday from 
 Golden Week the STAR 50 rightly has no new close for a week. These checks compare each id's latest
 trade_date with the latest session closed on that id's exchange calendar as of the evaluation time
 (EvaluationClock), so Lunar New Year, Golden Week and US holidays raise nothing, while a feed that
-missed one real session fails, naming the id, the date expected and the date found. Dagster's own
-last-update checks (build_mart_last_update_checks) add the wall-clock view: did the pipeline run?
-"""
+missed one real session fails, naming the id, the date expected and the date found.
 
+Dagster's own FreshnessPolicy on the marts adds the wall-clock view, "did a run rebuild them", which
+the freshness daemon evaluates between runs (the UI's freshness status, not a check).
+"""
+# No `from __future__ import annotations`: Dagster reads the Config and resource annotations at
+# decoration time.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,13 +20,15 @@ import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetsDefinition,
+    AssetSpec,
     Config,
+    FreshnessPolicy,
     MetadataValue,
     asset_check,
-    build_last_update_freshness_checks,
-    build_sensor_for_freshness_checks,
+    map_asset_specs,
 )
 from pydantic import Field
 
@@ -43,16 +48,14 @@ from orchestration.datasets import FX_RATES, INDEX_PRICES, STOCK_PRICES
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.warehouse import Warehouse
 
-# The marts Dagster's wall-clock check watches: the daily schedules rebuild them every weekday, so a
-# gap over a day and a bit (a Friday run seen on Saturday evening is still fine) means a missed run.
-LAST_UPDATE_MARTS = (
-    "fct_index_returns",
-    "fct_relative_performance",
-    "fct_ai_basket_members_daily",
-    "fct_ai_basket_market_cap",
-    "fct_ai_market_cap_ratio",
+# Every weekday at 19:00 New York time the marts must have been rebuilt within the past 24 hours: by
+# the US-close run (17:30 New York) or, on a US holiday, by the Asia-close run (17:30 Hong Kong, early
+# morning in New York). The latest deadline stays Friday's over a weekend, so weekends never fail; a
+# plain "within 26 hours" window would fail every Sunday. Only a day when every exchange is shut
+# (New Year's Day) shows as overdue until the next run; the calendar checks are the precise ones.
+MART_FRESHNESS_POLICY = FreshnessPolicy.cron(
+    deadline_cron="0 19 * * 1-5", lower_bound_delta=timedelta(hours=24), timezone="America/New_York"
 )
-LAST_UPDATE_WITHIN = timedelta(hours=26)
 
 
 class FreshnessConfig(Config):
@@ -231,8 +234,8 @@ _CHECKS = (
     (raw_key(INDEX_PRICES), check_raw_index_prices,
      "Each index's latest trade_date is the latest session closed on its exchange calendar."),
     (raw_key(STOCK_PRICES), check_raw_stock_prices,
-     "Each basket member's latest trade_date is the latest session closed on its seed calendar "
-     "(members not listed by then are exempt)."),
+     ("Each basket member's latest trade_date is the latest session closed on its seed calendar "
+      "(members not listed by then are exempt).")),
     (raw_key(FX_RATES), check_raw_fx_rates,
      "Each currency's latest rate is the latest weekday closed (17:00 New York)."),
     (mart_key("fct_index_returns"), check_mart_index_returns,
@@ -268,16 +271,12 @@ def build_calendar_freshness_checks() -> list[AssetChecksDefinition]:
     return [_build(key, body, description) for key, body, description in _CHECKS]
 
 
-def build_mart_last_update_checks() -> list[AssetChecksDefinition]:
-    return list(build_last_update_freshness_checks(
-        assets=[mart_key(m) for m in LAST_UPDATE_MARTS],
-        lower_bound_delta=LAST_UPDATE_WITHIN,
-        severity=AssetCheckSeverity.WARN,
-    ))
+def with_mart_freshness_policy(assets: Sequence[AssetsDefinition]) -> list[AssetsDefinition]:
+    """The assets, with MART_FRESHNESS_POLICY on every asset in the marts schema."""
 
+    def apply(spec: AssetSpec) -> AssetSpec:
+        if spec.key.path[0] != MARTS_SCHEMA:
+            return spec
+        return spec.replace_attributes(freshness_policy=MART_FRESHNESS_POLICY)
 
-def build_last_update_sensor(checks: Sequence[AssetChecksDefinition]):
-    """Re-evaluates the wall-clock checks between runs, so a missed run shows without a new one."""
-    return build_sensor_for_freshness_checks(
-        freshness_checks=checks, minimum_interval_seconds=3600, name="mart_last_update_sensor"
-    )
+    return list(map_asset_specs(apply, assets))

@@ -6,12 +6,13 @@ it would be wrong, so that check is ERROR and blocking: the marts in the same ru
 name the rows for a human to look at. A stock move that a change in shares outstanding offsets (a
 split) is not flagged: price times shares, the market cap, is what must not jump.
 """
-
+# No `from __future__ import annotations`: Dagster reads the Config and resource annotations at
+# decoration time.
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     MetadataValue,
     asset_check,
 )

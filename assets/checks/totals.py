@@ -5,14 +5,14 @@ Arithmetic the marts promise (sums, the one-year change) is ERROR; gaps in the i
 tolerate by design (a member without shares or FX yet, a short constituent list) are WARN. None of
 them is blocking: they run after the dbt step, and the raw-level ERROR checks already gate the marts.
 """
+# No `from __future__ import annotations`: Dagster reads the Config and resource annotations at
+# decoration time.
 
-
-import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     MetadataValue,
     asset_check,
 )
@@ -96,10 +96,11 @@ def check_market_cap_sum(conn, provider=None, instance=None) -> AssetCheckResult
 # --- members_priced = members listed -------------------------------------------------------------
 
 
-def expected_members(conn) -> pd.DataFrame:
-    """Each member's first session it must be priced on: its first session on its own calendar on or
-    after both its listing date and the basket's first day in the warehouse (history before that was
-    never loaded; a Tokyo member is not missing on a day Tokyo was closed)."""
+def load_expected_members(conn) -> list[str]:
+    """Each member's first session it must be priced on, into temp table _expected_members: its first
+    session on its own calendar on or after both its listing date and the basket's first day in the
+    warehouse (history before that was never loaded; a Tokyo member is not missing on a day Tokyo was
+    closed). Returns the calendar fallbacks used."""
     starts = dict(conn.execute(f"select basket_id, min(trade_date) from {BASKET} group by 1").fetchall())
     rows, fallbacks = [], []
     for m in reference.basket_members():
@@ -110,10 +111,12 @@ def expected_members(conn) -> pd.DataFrame:
         fallbacks += lookup.fallbacks
         if lookup.day is not None:
             rows.append((m.basket_id, m.symbol, lookup.day))
-    frame = pd.DataFrame(rows, columns=["basket_id", "symbol", "first_expected"])
-    frame["first_expected"] = pd.to_datetime(frame["first_expected"]).dt.date
-    frame.attrs["fallbacks"] = sorted(set(fallbacks))
-    return frame
+    conn.execute(
+        "create or replace temp table _expected_members (basket_id varchar, symbol varchar, first_expected date)"
+    )
+    if rows:
+        conn.executemany("insert into _expected_members values (?, ?, ?)", rows)
+    return sorted(set(fallbacks))
 
 
 MEMBERS_SQL = f"""
@@ -174,24 +177,20 @@ def check_members_priced(conn, provider=None, instance=None) -> AssetCheckResult
     guard = mart_guard(conn, "fct_ai_basket_market_cap", provider, instance)
     if guard:
         return guard
-    expected = expected_members(conn)
-    conn.register("_expected_members", expected)
-    try:
-        conn.execute(MEMBERS_SQL)
-        by_symbol_cols, by_symbol = query(conn, MEMBERS_BY_SYMBOL_SQL)
-        by_day_cols, by_day = query(conn, MEMBERS_BY_DAY_SQL)
-    finally:
-        conn.unregister("_expected_members")
+    fallbacks = load_expected_members(conn)
+    conn.execute(MEMBERS_SQL)
+    by_symbol_cols, by_symbol = query(conn, MEMBERS_BY_SYMBOL_SQL)
+    by_day_cols, by_day = query(conn, MEMBERS_BY_DAY_SQL)
     missing = sorted({r[1] for r in by_symbol if r[2] == "missing"})
     metadata = {
         "failing_days": len(by_day),
         "missing_symbols": MetadataValue.json(missing),
         "by_symbol": rows_table(by_symbol_cols, by_symbol),
         "failing_days_latest_first": rows_table(by_day_cols, by_day),
-        "calendar_fallback_used": bool(expected.attrs["fallbacks"]),
+        "calendar_fallback_used": bool(fallbacks),
     }
-    if expected.attrs["fallbacks"]:
-        metadata["calendar_fallbacks"] = MetadataValue.json(expected.attrs["fallbacks"][:20])
+    if fallbacks:
+        metadata["calendar_fallbacks"] = MetadataValue.json(fallbacks[:20])
     if by_day:
         causes = empty_inputs(conn, ("stock_prices", "shares_outstanding", "fx_rates"), provider, instance)
         if causes:
@@ -352,15 +351,15 @@ _CHECKS = (
      "market_cap_usd is the sum of the members' non-NULL market caps and members_priced their count, per day."),
     (mart_key("fct_ai_basket_market_cap"), "members_priced_equals_listed_members", check_members_priced,
      [mart_key("fct_ai_basket_members_daily")],
-     "members_priced equals the members listed by that date (from their first session on their own "
-     "calendar); WARN naming the missing symbols and why."),
+     ("members_priced equals the members listed by that date (from their first session on their own "
+      "calendar); WARN naming the missing symbols and why.")),
     (mart_key("fct_ai_basket_market_cap"), "change_1y_consistent", check_change_1y, [],
      "market_cap_usd_1y_ago is the value as of one year earlier and change_1y_usd / change_1y_pct follow from it."),
     (mart_key("fct_ai_basket_members_daily"), "fx_rate_for_every_non_usd_member", check_fx_coverage, [],
      "Every non-USD member row has an FX rate as of its date (WARN naming the gaps)."),
     (raw_key(INDEX_CONSTITUENTS), "snapshot_counts_and_weights", check_constituents, [],
-     f"Each STAR50 / HSTECH snapshot has {CONSTITUENT_COUNTS['STAR50']} / {CONSTITUENT_COUNTS['HSTECH']} "
-     f"constituents whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN)."),
+     (f"Each STAR50 / HSTECH snapshot has {CONSTITUENT_COUNTS['STAR50']} / {CONSTITUENT_COUNTS['HSTECH']} "
+      f"constituents whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN).")),
 )
 
 

@@ -1,13 +1,13 @@
 """One small clean warehouse, materialised once and shared: a slice of the bundled sample.
 
-The slice spans Golden Week-free late 2025 into January 2026: the December/January listings
-(Moore Threads, MetaX, Biren, Zhipu, MiniMax), year-end holidays on every calendar, and HK/US
-holidays that differ. Check tests copy the built warehouse file and break one thing in the copy.
+The slice runs from November 2025 to mid-January 2026: the December/January listings (Moore Threads,
+MetaX, Biren, Zhipu, MiniMax), year-end holidays that differ by calendar (Tokyo shut Jan 1-2 and 12,
+New York on Christmas, Hong Kong on Boxing Day). Check tests copy the built warehouse file and break
+one thing in the copy; a second, partial build lives in test_partial_snapshot.py.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -120,6 +120,3 @@ def insert(conn, table: str, rows: list[tuple], columns: str) -> None:
     values = ", ".join("(" + ", ".join(["?"] * len(r)) + (", 'test', now()" if extra else "") + ")" for r in rows)
     conn.execute(f"insert into {table} ({columns}{extra}) values {values}", [v for r in rows for v in r])
 
-
-def evaluations_failed(built: Built) -> dict:
-    return {k: e for k, e in built.check_evaluations().items() if not e.passed}

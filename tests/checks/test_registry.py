@@ -1,6 +1,11 @@
-"""The checks the definitions carry: names, targets, severities, and which of them block."""
+"""The checks the definitions carry: names, targets, severities, which of them block, and the marts'
+FreshnessPolicy."""
 
-from assets.checks import build_asset_checks, build_check_sensors
+import pytest
+
+from assets.checks import build_asset_checks
+from assets.checks.freshness import MART_FRESHNESS_POLICY
+from orchestration.definitions import build_definitions
 from orchestration.settings import Settings
 
 EXPECTED = {
@@ -21,14 +26,28 @@ EXPECTED = {
     ("marts/fct_ai_basket_market_cap", "change_1y_consistent"): False,
     ("marts/fct_ai_basket_members_daily", "fx_rate_for_every_non_usd_member"): False,
     ("raw/index_constituents", "snapshot_counts_and_weights"): False,
-    **{(f"marts/{m}", "freshness_check"): False for m in (
-        "fct_index_returns", "fct_relative_performance", "fct_ai_basket_members_daily",
-        "fct_ai_basket_market_cap", "fct_ai_market_cap_ratio")},
 }
 
 
-def test_every_check_is_registered_and_only_error_checks_on_raw_block():
+def test_every_check_is_registered_and_only_the_error_checks_on_raw_block():
     checks = build_asset_checks(Settings())
     specs = {(s.asset_key.to_user_string(), s.name): s for c in checks for s in c.check_specs}
     assert {k: s.blocking for k, s in specs.items()} == EXPECTED
-    assert [s.name for s in build_check_sensors(checks)] == ["mart_last_update_sensor"]
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DUCKDB_DATABASE", str(tmp_path_factory.mktemp("reg") / "w.duckdb"))
+        mp.setenv("CTR_SOURCE", "snapshot")
+        yield build_definitions(Settings()).resolve_asset_graph()
+
+
+def test_marts_carry_the_freshness_policy_and_raw_assets_do_not(graph):
+    policies = {k.to_user_string(): graph.get(k).freshness_policy for k in graph.get_all_asset_keys()}
+    assert policies["marts/fct_ai_basket_market_cap"] == MART_FRESHNESS_POLICY
+    assert policies["marts/fct_index_returns"] == MART_FRESHNESS_POLICY
+    assert policies["raw/stock_prices"] is None
+    # Every check in the definitions targets an asset that exists (the dbt manifest has the marts).
+    for key in EXPECTED:
+        assert any(k.to_user_string() == key[0] for k in graph.get_all_asset_keys())

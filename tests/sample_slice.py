@@ -1,0 +1,174 @@
+"""One small materialised sample warehouse with a persistent Dagster home, shared by the report,
+publishing and browser tests (materialised once per session: a full run costs about a minute here).
+
+The slice of the bundled sample crosses a year end up to mid-January 2026, the period of the news the
+project started from, so the year-to-date figures and charts have their base close.
+
+The run that builds it is also the concurrent-reader experiment: a publication already exists (the
+empty warehouse's, as a scheduled run finds the previous one), and a reader process hammers it from
+before the run starts until after the new copy is published. What the reader saw is kept for
+tests/test_published_warehouse.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from assets.publish import publish, published_path_for
+from assets.report import default_reports_dir
+from orchestration.datasets import DATASETS
+from orchestration.definitions import build_definitions
+from orchestration.resources.warehouse import Warehouse
+from orchestration.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
+from tests.conftest import run_range
+
+SLICE_START = date(2025, 11, 3)
+SLICE_END = date(2026, 1, 16)
+
+
+def write_slice(folder: Path, start: date = SLICE_START, end: date = SLICE_END) -> Path:
+    """The sample's rows in [start, end]; the share counts in force at `start` are re-dated to it, so
+    market caps are known from the first day."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as conn:
+        for d in DATASETS:
+            src = str(SAMPLE_DIR / d.file_name)
+            if d.name == "shares_outstanding":
+                sql = f"""
+                    select symbol, greatest(as_of_date, date '{start}') as as_of_date, shares_outstanding
+                    from read_csv('{src}', header = true)
+                    where as_of_date <= date '{end}'
+                    qualify as_of_date >= coalesce(
+                        max(case when as_of_date <= date '{start}' then as_of_date end) over (partition by symbol),
+                        as_of_date)"""
+            else:
+                sql = f"""select {", ".join(d.column_names)} from read_csv('{src}', header = true)
+                          where {d.date_column} between date '{start}' and date '{end}'"""
+            conn.execute(f"copy ({sql}) to '{folder / d.file_name}' (header, dateformat '%Y-%m-%d')")
+    return folder
+
+
+@dataclass
+class SampleWarehouse:
+    root: Path
+    env: dict[str, str]
+    dagster_home: Path
+    first_run_success: bool = False
+    reader_report: dict | None = None
+
+    @property
+    def settings(self) -> Settings:
+        with env_set(self.env):
+            return Settings()
+
+    @property
+    def database(self) -> Path:
+        return Path(self.env["DUCKDB_DATABASE"])
+
+    @property
+    def published(self) -> Path:
+        return published_path_for(self.database)
+
+    @property
+    def reports(self) -> Path:
+        return default_reports_dir(self.database)
+
+    @contextmanager
+    def instance(self) -> Iterator[DagsterInstance]:
+        with DagsterInstance.from_config(str(self.dagster_home)) as instance:
+            yield instance
+
+    def materialise(self, selection=None):
+        """A full run of the graph over the slice (as `make demo` does), recorded in the Dagster home."""
+        with env_set(self.env), self.instance() as instance:
+            defs = build_definitions(Settings())
+            return run_range(defs, instance, SLICE_START.isoformat(), SLICE_END.isoformat(), selection)
+
+
+@contextmanager
+def env_set(env: dict[str, str]) -> Iterator[None]:
+    # dbt runs as a subprocess and reads DUCKDB_DATABASE from the environment.
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield
+
+
+@functools.cache
+def _build(root: Path) -> SampleWarehouse:
+    snapshot = write_slice(root / "sample_slice")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DUCKDB_DATABASE": str(root / "warehouse" / "china_tech_rally.duckdb"),
+        "CTR_SOURCE": "snapshot",
+        "CTR_SNAPSHOT_DIR": str(snapshot),
+        "CTR_START_DATE": SLICE_START.isoformat(),
+        "DAGSTER_HOME": str(home),
+    }
+    warehouse = SampleWarehouse(root=root, env=env, dagster_home=home)
+    empty = Warehouse(database=env["DUCKDB_DATABASE"])
+    empty.ensure_raw_tables()
+    publish(empty, warehouse.published)
+    with hammering(warehouse.published, root / "reader") as report:
+        warehouse.first_run_success = warehouse.materialise().success
+    warehouse.reader_report = report()
+    return warehouse
+
+
+@contextmanager
+def hammering(published: Path, workdir: Path) -> Iterator[Callable[[], dict]]:
+    """Reader processes querying `published` while the block runs (tests/published_reader.py).
+
+    Yields a function returning what each saw: {"fresh": {...}, "held": {...}}.
+    """
+    workdir.mkdir(parents=True)
+    stop = workdir / "STOP"
+    modes = ("fresh", "held")
+    outs = {mode: workdir / f"{mode}.json" for mode in modes}
+    log = (workdir / "readers.log").open("w")
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.published_reader", str(published), str(stop), str(outs[mode]), mode],
+            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        for mode in modes
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not all(out.with_suffix(".ready").exists() for out in outs.values()):
+            if any(r.poll() is not None for r in readers) or time.monotonic() > deadline:
+                raise RuntimeError(f"a reader did not start; see {workdir}")
+            time.sleep(0.1)
+        yield lambda: {mode: json.loads(out.read_text()) for mode, out in outs.items()}
+    finally:
+        # Long enough for a few rounds on the new publication.
+        time.sleep(1.5)
+        stop.touch()
+        for reader in readers:
+            try:
+                reader.wait(timeout=60)
+            finally:
+                if reader.poll() is None:
+                    reader.kill()
+        log.close()
+
+
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SampleWarehouse:
+    """The session's shared warehouse, materialised on first use."""
+    return _build(tmp_path_factory.getbasetemp() / "sample_slice")

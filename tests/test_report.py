@@ -1,0 +1,279 @@
+"""The headline report (table, Markdown, charts) and the marts' metadata, on a small sample warehouse."""
+
+import base64
+import shutil
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from assets import report
+from assets.report import (
+    CHART_FILES,
+    REPORT_FILE,
+    SYNTHETIC,
+    HeadlineConfig,
+    ReportOutput,
+    data_label,
+    default_reports_dir,
+    one_year_back,
+    rebase,
+    render_charts,
+    rpt_headline,
+)
+from orchestration.resources.warehouse import Warehouse
+from orchestration.settings import PROJECT_ROOT
+from tests.sample_slice import SLICE_END, sample_warehouse
+
+pytestmark = pytest.mark.integration
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MARTS = ["dim_index", "dim_security", "fct_ai_basket_market_cap", "fct_ai_basket_members_daily",
+         "fct_ai_market_cap_ratio", "fct_index_returns", "fct_relative_performance"]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    warehouse = sample_warehouse(tmp_path_factory)
+    assert warehouse.first_run_success
+    return warehouse
+
+
+@pytest.fixture
+def copy(sample, tmp_path):
+    """A private copy of the sample warehouse, so a test's report never changes another's."""
+    database = tmp_path / "warehouse" / "copy.duckdb"
+    database.parent.mkdir()
+    shutil.copy(sample.database, database)
+    return database
+
+
+def run_report(database, reports, as_of=None, synthetic=False):
+    config = {"ops": {"marts__rpt_headline": {"config": HeadlineConfig(as_of=as_of).model_dump()}}}
+    result = materialize(
+        [rpt_headline],
+        resources={
+            "warehouse": Warehouse(database=str(database)),
+            "report_output": ReportOutput(directory=str(reports), synthetic_sample=synthetic),
+        },
+        run_config=config,
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    return result
+
+
+def headline(database) -> pd.DataFrame:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return conn.execute("select * from marts.rpt_headline order by line").df()
+
+
+def value(table, topic, subject, measure, period=None):
+    rows = table[(table.topic == topic) & (table.subject == subject) & (table.measure == measure)]
+    if period is not None:
+        rows = rows[rows.period == period]
+    assert len(rows) == 1, (topic, subject, measure, period)
+    return rows.iloc[0]
+
+
+def test_the_full_run_builds_the_report_and_every_check_passes(sample):
+    assert sample.first_run_success
+    table = headline(sample.database)
+    assert len(table) > 0
+    assert set(table.as_of_date.dt.date) == {SLICE_END}
+    files = {p.name for p in sample.reports.iterdir()}
+    assert {REPORT_FILE, *CHART_FILES.values()} <= files
+    with sample.instance() as instance:
+        record = instance.get_latest_materialization_event(report.REPORT_KEY)
+    metadata = record.asset_materialization.metadata
+    assert metadata["as_of_date"].value == SLICE_END.isoformat()
+    assert metadata["report"].value.count("data:image/png;base64,") == len(CHART_FILES)
+
+
+def test_report_table_restates_the_marts_as_of_the_latest_date(sample, copy):
+    table = headline(sample.database)
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        star = conn.execute(
+            "select * from marts.fct_index_returns where index_id = 'STAR50' order by trade_date desc limit 1"
+        ).df().iloc[0]
+        rel = conn.execute(
+            "select * from marts.fct_relative_performance where index_id = 'HSTECH' and period = 'MTD'"
+            " order by trade_date desc limit 1"
+        ).df().iloc[0]
+        cap = conn.execute(
+            "select * from marts.fct_ai_basket_market_cap where basket_id = 'CN_AI' order by trade_date desc limit 1"
+        ).df().iloc[0]
+        ratio = conn.execute("select * from marts.fct_ai_market_cap_ratio order by trade_date desc limit 1").df().iloc[0]
+
+    assert value(table, "index_return", "STAR50", "return", "MTD").value == pytest.approx(star.mtd_return)
+    assert value(table, "index_return", "STAR50", "return", "YTD").value == pytest.approx(star.ytd_return)
+    hstech = value(table, "index_return", "HSTECH", "return", "MTD")
+    assert hstech.benchmark_id == "NDX"
+    assert hstech.benchmark_value == pytest.approx(rel.benchmark_return)
+    assert hstech.excess_return == pytest.approx(rel.excess_return)
+    assert bool(hstech.outperformed) == bool(rel.outperformed)
+    assert value(table, "ai_market_cap", "CN_AI", "market_cap_usd").value == pytest.approx(cap.market_cap_usd)
+    assert value(table, "ai_market_cap", "CN_AI", "members_priced").value == cap.members_priced
+    assert value(table, "ai_market_cap_ratio", "CN_AI/GLOBAL_AI_EX_CN", "cn_to_peer_ratio").value == pytest.approx(
+        ratio.cn_to_peer_ratio
+    )
+    # The slice starts in November: no close a year back, so the one-year figures are unknown, not 0.
+    assert pd.isna(value(table, "index_return", "STAR50", "return", "1Y").value)
+    assert pd.isna(value(table, "ai_market_cap", "CN_AI", "change_1y_usd").value)
+    # Who outperformed whom: ranks follow the returns.
+    mtd = table[(table.topic == "index_return") & (table.period == "MTD")].sort_values("rank")
+    assert list(mtd.value) == sorted(mtd.value, reverse=True)
+    assert table.line.tolist() == list(range(1, len(table) + 1))
+    assert table.headline.notna().all()
+
+
+def test_as_of_is_configurable_and_means_the_latest_row_on_or_before_it(copy, tmp_path):
+    # 2026-01-01 is a holiday everywhere: every value comes from 2025-12-31.
+    result = run_report(copy, tmp_path / "reports", as_of="2026-01-01")
+    assert result.success
+    table = headline(copy)
+    assert set(table.as_of_date.dt.date) == {date(2026, 1, 1)}
+    assert set(table.value_date.dt.date) == {date(2025, 12, 31)}
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        expected = conn.execute(
+            "select mtd_return from marts.fct_index_returns where index_id = 'NDX' and trade_date = '2025-12-31'"
+        ).fetchone()[0]
+    assert value(table, "index_return", "NDX", "return", "MTD").value == pytest.approx(expected)
+    assert "as of 2026-01-01" in (tmp_path / "reports" / REPORT_FILE).read_text()
+
+
+def test_an_as_of_before_any_data_gives_an_empty_report_not_a_failure(copy, tmp_path):
+    result = run_report(copy, tmp_path / "reports", as_of="2000-01-03")
+    assert result.success
+    assert headline(copy).empty
+    text = (tmp_path / "reports" / REPORT_FILE).read_text()
+    assert "no index or basket data" in text
+    for name in CHART_FILES.values():
+        assert (tmp_path / "reports" / name).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_malformed_as_of_fails_with_a_clear_message(copy, tmp_path):
+    result = run_report(copy, tmp_path / "reports", as_of="16/01/2026")
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error
+    assert "as_of must be an ISO date" in str(failure.message) + str(failure.cause)
+
+
+def test_files_and_metadata_show_the_charts(copy, tmp_path):
+    reports = tmp_path / "reports"
+    result = run_report(copy, reports)
+    assert result.success
+    text = (reports / REPORT_FILE).read_text()
+    for name in CHART_FILES.values():
+        data = (reports / name).read_bytes()
+        assert data.startswith(PNG_MAGIC)
+        assert f"]({name})" in text
+    metadata = result.asset_materializations_for_node("marts__rpt_headline")[0].metadata
+    markdown = metadata["report"].value
+    images = [part.split(")")[0] for part in markdown.split("(data:image/png;base64,")[1:]]
+    assert len(images) == len(CHART_FILES)
+    assert all(base64.b64decode(i).startswith(PNG_MAGIC) for i in images)
+    assert metadata["dagster/row_count"].value == len(headline(copy))
+    # The event log keeps every run's copy: they stay small.
+    assert sum(len(i) for i in images) < 200_000
+
+
+def test_synthetic_sample_says_so_in_every_title(copy, tmp_path):
+    reports = tmp_path / "reports"
+    assert run_report(copy, reports, synthetic=True).success
+    text = (reports / REPORT_FILE).read_text()
+    assert text.splitlines()[0].endswith(f"({SYNTHETIC})")
+    assert all(f"({SYNTHETIC})]" in line for line in text.splitlines() if line.startswith("!["))
+    assert set(headline(copy).data_label) == {SYNTHETIC}
+
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        figures = render_charts(report.load_chart_data(conn, SLICE_END), SLICE_END, SYNTHETIC)
+    assert len(figures) == len(CHART_FILES)
+    for fig in figures.values():
+        assert all(SYNTHETIC in ax.get_title(loc="left") for ax in fig.axes)
+
+
+def test_sample_provenance_in_raw_marks_the_data_synthetic(tmp_path):
+    warehouse = Warehouse(database=str(tmp_path / "w.duckdb"))
+    warehouse.ensure_raw_tables()
+    with warehouse.get_connection() as conn:
+        assert data_label(conn, synthetic_sample=False) == "no data"
+        conn.execute("insert into raw.index_prices (index_id, trade_date, close, source, loaded_at)"
+                     " values ('NDX', '2024-01-02', 1, 'snapshot:mine', now())")
+        assert data_label(conn, synthetic_sample=False) == "snapshot:mine"
+        assert data_label(conn, synthetic_sample=True) == SYNTHETIC
+        conn.execute("insert into raw.index_prices (index_id, trade_date, close, source, loaded_at)"
+                     " values ('NDX', '2024-01-03', 1, 'sample:sample_data', now())")
+        assert data_label(conn, synthetic_sample=False) == SYNTHETIC
+
+
+def test_rebased_lines_end_where_the_marts_returns_put_them(copy):
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        data = report.load_chart_data(conn, SLICE_END)
+        ytd = dict(conn.execute(
+            "select index_id, ytd_return from marts.fct_index_returns where trade_date <= ?"
+            " qualify trade_date = max(trade_date) over (partition by index_id)", [SLICE_END]
+        ).fetchall())
+    last = data.indices_ytd.groupby("index_id").rebased.last()
+    assert set(last.index) == {"STAR50", "HSTECH", "NDX"}
+    for index_id, rebased in last.items():
+        assert rebased == pytest.approx(100 * (1 + ytd[index_id]))
+    # Each line starts at 100 on the last close of the previous year.
+    first = data.indices_ytd.groupby("index_id").first()
+    assert (first.rebased == 100).all()
+    assert (first.trade_date < date(2026, 1, 1)).all()
+    # No close a year back in the slice: each 1Y line starts at its first close and says so.
+    assert data.indices_1y.label.str.contains(r"\(from 2025-11-0\d\)").all()
+    stacked = data.cap_by_subsector.sum(axis=1)
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        totals = conn.execute(
+            "select trade_date, market_cap_usd from marts.fct_ai_basket_market_cap where basket_id = 'CN_AI'"
+            " and market_cap_usd is not null order by 1"
+        ).df()
+    assert stacked.to_numpy() == pytest.approx(totals.market_cap_usd.to_numpy(), rel=1e-9)
+
+
+def test_rebase_without_a_base_close_starts_at_the_first_close():
+    closes = pd.DataFrame({
+        "index_id": ["A"] * 3, "name": ["Index A"] * 3,
+        "trade_date": [date(2024, 3, 1), date(2024, 3, 4), date(2024, 3, 5)], "close": [50.0, 55.0, 60.0],
+    })
+    rebased = rebase(closes, base_before=date(2024, 1, 1), base_on_or_before=None)
+    assert rebased.rebased.tolist() == pytest.approx([100.0, 110.0, 120.0])
+    assert rebased.label.iloc[0] == "Index A (from 2024-03-01)"
+    with_base = rebase(closes, base_before=date(2024, 3, 4), base_on_or_before=None)
+    assert with_base.rebased.tolist() == pytest.approx([100.0, 110.0, 120.0])
+    assert with_base.label.iloc[0] == "Index A"
+
+
+def test_one_year_back_maps_feb_29_to_feb_28():
+    assert one_year_back(date(2024, 2, 29)) == date(2023, 2, 28)
+    assert one_year_back(date(2026, 1, 16)) == date(2025, 1, 16)
+
+
+def test_reports_go_to_the_project_for_its_warehouse_and_beside_any_other():
+    assert default_reports_dir(PROJECT_ROOT / "warehouse" / "china_tech_rally.duckdb") == PROJECT_ROOT / "reports"
+    assert default_reports_dir("/data/ctr/w.duckdb").as_posix() == "/data/ctr/reports"
+
+
+def test_marts_carry_row_count_latest_date_preview_and_column_types(sample):
+    with sample.instance() as instance, duckdb.connect(str(sample.database), read_only=True) as conn:
+        for mart in MARTS:
+            record = instance.get_latest_materialization_event(AssetKey(["marts", mart]))
+            metadata = record.asset_materialization.metadata
+            rows = conn.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            assert metadata["dagster/row_count"].value == rows, mart
+            assert "newest rows" in metadata["preview"].value or mart.startswith("dim_"), mart
+            assert metadata["preview"].value.count("\n|") >= 2, mart
+            columns = metadata["dagster/column_schema"].value.columns
+            types = dict(conn.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = 'marts' and table_name = ?", [mart]
+            ).fetchall())
+            assert {c.name: c.type for c in columns} == types, mart
+            assert any(c.description for c in columns), mart
+        latest = conn.execute("select max(trade_date) from marts.fct_index_returns").fetchone()[0]
+        record = instance.get_latest_materialization_event(AssetKey(["marts", "fct_index_returns"]))
+        assert record.asset_materialization.metadata["latest_date"].value == latest.isoformat()
