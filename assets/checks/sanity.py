@@ -74,15 +74,14 @@ order by abs(close / previous_close - 1) desc, index_id, trade_date
 """
 
 
-def check_index_moves(conn, limit: float = INDEX_MOVE_LIMIT) -> AssetCheckResult:
-    columns, rows = query(conn, INDEX_MOVES_SQL, [limit])
+def _moves_result(columns, rows, limit: float, what: str, unexplained: str) -> AssetCheckResult:
     return AssetCheckResult(
         passed=not rows,
         severity=AssetCheckSeverity.WARN,
         description=(
-            f"No index moved more than {limit:.0%} in a day."
+            f"No {what} moved more than {limit:.0%} in a day{unexplained}."
             if not rows
-            else f"{len(rows)} index day(s) moved more than {limit:.0%}: "
+            else f"{len(rows)} {what} day(s) moved more than {limit:.0%}{unexplained}: "
             + ", ".join(f"{r[0]} {r[2]} {r[5]:+.1%}" for r in rows[:5])
         ),
         metadata={
@@ -92,6 +91,11 @@ def check_index_moves(conn, limit: float = INDEX_MOVE_LIMIT) -> AssetCheckResult
             "moves": rows_table(columns, rows),
         },
     )
+
+
+def check_index_moves(conn, limit: float = INDEX_MOVE_LIMIT) -> AssetCheckResult:
+    columns, rows = query(conn, INDEX_MOVES_SQL, [limit])
+    return _moves_result(columns, rows, limit, "index", "")
 
 
 # A move is explained when the market cap (close x shares outstanding as of each day) stays within the
@@ -129,22 +133,7 @@ order by abs(close / previous_close - 1) desc, symbol, trade_date
 
 def check_stock_moves(conn, limit: float = STOCK_MOVE_LIMIT) -> AssetCheckResult:
     columns, rows = query(conn, STOCK_MOVES_SQL, [limit])
-    return AssetCheckResult(
-        passed=not rows,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            f"No stock moved more than {limit:.0%} in a day without a matching change in shares outstanding."
-            if not rows
-            else f"{len(rows)} stock day(s) moved more than {limit:.0%} with no split in shares outstanding: "
-            + ", ".join(f"{r[0]} {r[2]} {r[5]:+.1%}" for r in rows[:5])
-        ),
-        metadata={
-            "limit": limit,
-            "failing_rows": len(rows),
-            "failing_ids": MetadataValue.json(sorted({r[0] for r in rows})),
-            "moves": rows_table(columns, rows),
-        },
-    )
+    return _moves_result(columns, rows, limit, "stock", " without a matching change in shares outstanding")
 
 
 def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
