@@ -2,7 +2,7 @@
 
 It reads a snapshot folder (the CSV format of CONTRACT.md) and the two seed CSVs and computes every
 mart straight from the definitions in CONTRACT.md and the decisions in
-docs/DESIGN-NOTES-FOR-HELPERS.md. It deliberately shares no code with the project (no dbt, no SQL,
+docs/warehouse.md. It deliberately shares no code with the project (no dbt, no SQL,
 no orchestration imports), so the integration test can check the dbt marts row for row:
 
     from tests.reference_marts import MART_KEYS, compare_frames, compute_marts

@@ -6,6 +6,7 @@
 | totals       | basket = sum of members, 1Y change, FX coverage, members priced,     | ERROR / WARN   |
 |              | STAR50/HSTECH snapshot counts and weights                            |                |
 | sanity       | no zero/negative prices or rates (blocking), big daily moves         | ERROR / WARN   |
+| source_reconciliation | STAR50/HSTECH closes agree across akshare and yfinance (live) | WARN           |
 
 Dagster's FreshnessPolicy (with_mart_freshness_policy) adds the wall-clock view on the marts.
 """
@@ -16,18 +17,19 @@ from dagster import AssetChecksDefinition
 
 from assets.checks.freshness import build_calendar_freshness_checks, with_mart_freshness_policy
 from assets.checks.sanity import build_sanity_checks
+from assets.checks.source_reconciliation import build_source_reconciliation_check
 from assets.checks.totals import build_totals_checks
 from orchestration.settings import Settings
 
 
 def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
-    # The checks read the warehouse and the provider through resources, so they are the same in every
-    # mode; only the EvaluationClock resource (set by the definitions) differs between snapshot and live.
-    del settings
+    # The checks read the warehouse and the provider through resources; only the EvaluationClock
+    # resource differs between modes. Cross-source reconciliation needs two live sources.
     return [
         *build_calendar_freshness_checks(),
         *build_totals_checks(),
         *build_sanity_checks(),
+        *([build_source_reconciliation_check()] if settings.source == "live" else []),
     ]
 
 
