@@ -20,7 +20,7 @@ MANIFEST := dbt_project/target/manifest.json
 DBT := cd dbt_project && ../$(VENV)/bin/dbt
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup demo run test ui validate manifest clean
+.PHONY: help setup demo run test ui validate manifest clean bench chromium
 
 help:
 	@echo "make demo   set up, then materialise everything on the bundled sample (or CTR_SNAPSHOT_DIR)"
@@ -74,3 +74,7 @@ ui: setup
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) dbt_project/target dbt_project/logs warehouse
+
+# Scaling ratios of the ingestion path, measured in one run (not part of `make test`).
+bench: setup
+	$(PY) -m benchmarks.run
