@@ -50,6 +50,13 @@ def print_summary(settings: Settings) -> None:
         for schema, table in tables:
             count = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             print(f"  {schema}.{table:<32} {count:>10,} rows")
+    from assets.publish import published_path_for
+    from assets.report import default_reports_dir
+
+    reports = settings.reports_dir or default_reports_dir(settings.duckdb_database)
+    print(f"Published read-only copy (query this one): {published_path_for(settings.duckdb_database)}")
+    print(f"Headline report: {reports / 'headline.md'}")
+    print("Browse it all: make ui, then http://127.0.0.1:3000")
 
 
 def demo(settings: Settings) -> int:
