@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -226,31 +225,22 @@ def local_dates(index: pd.Index, tz: str) -> list[date]:
     return list(idx.date)
 
 
-@cache
-def _calendar(code: str):
-    import exchange_calendars as xcals
-
-    return xcals.get_calendar(code)
-
-
 def drop_unfinished_session(frame: pd.DataFrame, date_col: str, calendar: str | None) -> pd.DataFrame:
     """Drop a bar for a session that has not closed yet: an intraday price is not a close."""
     if frame.empty or not calendar:
         return frame
+    # The same session lookup the freshness checks and schedules use, weekday fallback included.
+    from orchestration.calendars import get_calendar
+
     now = utcnow()
-    tz = CALENDAR_TIMEZONES.get(calendar, "UTC")
-    recent = {d for d in frame[date_col] if d >= today_in(tz)}
-    if not recent:
-        return frame
-    cal = _calendar(calendar)
-
-    def open_yet(d: date) -> bool:
-        try:
-            return cal.is_session(pd.Timestamp(d)) and cal.session_close(pd.Timestamp(d)) > now
-        except Exception:  # noqa: BLE001 - outside the calendar's bounds: nothing to decide, keep the row
-            return False
-
-    return frame[~frame[date_col].isin({d for d in recent if open_yet(d)})]
+    trading_calendar = get_calendar(calendar)
+    today = trading_calendar.local_date(now)
+    unfinished = {
+        d
+        for d in frame[date_col]
+        if d >= today and (session := trading_calendar.session_on(d)) is not None and session.close > now
+    }
+    return frame[~frame[date_col].isin(unfinished)] if unfinished else frame
 
 
 def unique(ids: Iterable[str]) -> list[str]:
