@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
-    Config,
     AssetsDefinition,
     BackfillPolicy,
+    Config,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -47,7 +47,7 @@ class RawLoadConfig(Config):
     Empty means every id. Ids with no calendar (FX rates) are always loaded.
     """
 
-    calendars: list[str] = []
+    calendars: list[str] = []  # noqa: RUF012 - a pydantic field; pydantic copies the default
 
 
 def _calendar_lookup(dataset: Dataset) -> dict[str, str]:

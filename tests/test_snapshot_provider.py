@@ -4,7 +4,11 @@ from pathlib import Path
 import pytest
 
 from orchestration.datasets import FX_RATES, INDEX_CONSTITUENTS, INDEX_PRICES, STOCK_PRICES
-from orchestration.resources.providers.snapshot import SnapshotProvider, SnapshotValidationError, read_snapshot_file
+from orchestration.resources.providers.snapshot import (
+    SnapshotProvider,
+    SnapshotValidationError,
+    read_snapshot_file,
+)
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -59,8 +63,10 @@ def write(folder: Path, name: str, text: str) -> Path:
         (
             INDEX_PRICES,
             "index_id,trade_date,close\nNDX,2024-01-02,1\nSTAR50,2024-01-02,2\nNDX,2024-01-02,3\n",
-            "duplicate key (index_id, trade_date) in 1 case(s); nothing was loaded:\n"
-            "  {'index_id': 'NDX', 'trade_date': datetime.date(2024, 1, 2)} on lines 2, 4",
+            (
+                "duplicate key (index_id, trade_date) in 1 case(s); nothing was loaded:\n"
+                "  {'index_id': 'NDX', 'trade_date': datetime.date(2024, 1, 2)} on lines 2, 4"
+            ),
         ),
         (
             INDEX_CONSTITUENTS,

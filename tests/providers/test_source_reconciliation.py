@@ -8,7 +8,11 @@ import pytest
 import responses
 from dagster import ConfigurableResource, DailyPartitionsDefinition, asset, materialize
 
-from assets.checks.source_reconciliation import RAW_INDEX_PRICES, build_source_reconciliation_check, reconcile_closes
+from assets.checks.source_reconciliation import (
+    RAW_INDEX_PRICES,
+    build_source_reconciliation_check,
+    reconcile_closes,
+)
 from orchestration.resources.providers.live import LiveProvider
 from tests.providers.helpers import EM_CLIST, FAST, load, serve_chart, serve_klines
 
