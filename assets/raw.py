@@ -26,7 +26,12 @@ from orchestration.datasets import (
     STOCK_PRICES,
     Dataset,
 )
-from orchestration.resources.providers.base import MarketDataProvider
+from orchestration.resources.providers.base import (
+    FetchResult,
+    MarketDataProvider,
+    ProviderError,
+    unusable_values,
+)
 from orchestration.resources.warehouse import Warehouse
 
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -66,6 +71,39 @@ def requested_ids(dataset: Dataset, calendars: list[str]) -> list[str]:
     return [i for i in ids if lookup.get(i) is None or lookup[i] in calendars]
 
 
+def screen(result: FetchResult, ids: list[str], all_or_nothing: bool) -> FetchResult:
+    """Keep rows that cannot be loaded out of the warehouse, before anything is written.
+
+    All or nothing (a snapshot file): raise, naming each id and row. Per id (a live source): the id
+    joins the failures and keeps the rows it already has."""
+    dataset = result.dataset
+    priced = dataset.entity_column == "symbol" and "currency" in dataset.column_names
+    currency_of = reference.currency_of_symbol() if priced else None
+    frame = result.frame[result.frame[dataset.entity_column].isin(ids)]
+    unusable = unusable_values(dataset, frame, currency_of)
+    if not unusable:
+        return result
+    if all_or_nothing:
+        raise ProviderError(
+            f"{result.source} {dataset.file_name}: {len(unusable)} id(s) with unusable rows; nothing was written:\n  "
+            + "\n  ".join(f"{i}: {why}" for i, why in sorted(unusable.items())[:10])
+        )
+    keep = result.frame[~result.frame[dataset.entity_column].isin(unusable)]
+    return FetchResult(dataset, keep, result.source, {**result.failures, **unusable}, result.ignored_ids)
+
+
+def summarise_failures(dataset: Dataset, failures: dict[str, str]) -> list[str]:
+    """One line per distinct reason, so a header-only file or a dead host reads as one sentence."""
+    by_reason: dict[str, list[str]] = {}
+    for i, why in failures.items():
+        by_reason.setdefault(why, []).append(i)
+    return [
+        f"{dataset.name}: {len(ids)} id(s) not loaded, their rows in {dataset.table} are kept as they were:"
+        f" {why} ({', '.join(sorted(ids)[:8])}{', ...' if len(ids) > 8 else ''})"
+        for why, ids in by_reason.items()
+    ]
+
+
 def raw_asset_key(dataset: Dataset) -> list[str]:
     return ["raw", dataset.name]
 
@@ -88,13 +126,19 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         window = context.partition_time_window
         start, end = window.start.date(), (window.end - timedelta(days=1)).date()
         ids = requested_ids(dataset, config.calendars)
-        result = provider.fetch(dataset, ids, start, end)
+        result = screen(provider.fetch(dataset, ids, start, end), ids, provider.all_or_nothing)
+        if result.ignored_ids:
+            context.log.warning(
+                f"{dataset.name}: {len(result.ignored_ids)} id(s) in {result.source} are not configured and were"
+                f" ignored: {', '.join(result.ignored_ids[:10])}{' ...' if len(result.ignored_ids) > 10 else ''}"
+                " (add them to the seeds in dbt_project/seeds/ to load them)"
+            )
+        for line in summarise_failures(dataset, result.failures):
+            context.log.warning(line)
         written = warehouse.replace_window(result, ids, start, end, loaded_at=datetime.now(UTC).replace(tzinfo=None))
         frame = result.frame[result.frame[dataset.entity_column].isin(written.ids_replaced)]
         loaded = set(frame[dataset.entity_column])
         no_rows = sorted(set(written.ids_replaced) - loaded)
-        if result.failures:
-            context.log.warning(f"{dataset.name}: {len(result.failures)} id(s) failed: {result.failures}")
         dates = frame[dataset.date_column]
         return MaterializeResult(
             metadata={

@@ -30,6 +30,9 @@ class Dataset:
     key: tuple[str, ...]
     # Columns that must hold a strictly positive number when present.
     positive_columns: tuple[str, ...] = ()
+    # An as-of dataset holds values "in force from date d until the next row" (share counts, FX rates,
+    # constituent lists), so a window must start with the value in force at its first day: see carry_in.
+    as_of: bool = False
 
     @property
     def file_name(self) -> str:
@@ -103,6 +106,7 @@ FX_RATES = Dataset(
         Column("usd_per_unit", "double", True, "US dollars per one unit of the currency."),
     ),
     positive_columns=("usd_per_unit",),
+    as_of=True,
 )
 
 SHARES_OUTSTANDING = Dataset(
@@ -117,6 +121,7 @@ SHARES_OUTSTANDING = Dataset(
         Column("shares_outstanding", "double", True, "Total shares outstanding."),
     ),
     positive_columns=("shares_outstanding",),
+    as_of=True,
 )
 
 INDEX_CONSTITUENTS = Dataset(
@@ -132,7 +137,12 @@ INDEX_CONSTITUENTS = Dataset(
         Column("name", "text", False, "Constituent name."),
         Column("weight", "double", False, "Index weight in percent (a snapshot sums to about 100)."),
     ),
+    as_of=True,
 )
+
+# No market value, volume or share count reaches this; a larger one is a broken export (1e308 would
+# overflow to inf once multiplied into a market cap), rejected like a non-number.
+MAX_ABS_VALUE = 1e15
 
 DATASETS: tuple[Dataset, ...] = (INDEX_PRICES, STOCK_PRICES, FX_RATES, SHARES_OUTSTANDING, INDEX_CONSTITUENTS)
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}

@@ -1,6 +1,6 @@
 """Value sanity on the raw tables: impossible values block the marts, implausible ones warn.
 
-A zero or negative price or rate can only be a broken feed, and every return and market cap built on
+A zero, negative or infinite price or rate can only be a broken feed, and every return and market cap built on
 it would be wrong, so that check is ERROR and blocking: the marts in the same run do not build. A
 20% index day or a 60% stock day can be real (and the synthetic sample has none), so those WARN and
 name the rows for a human to look at. A stock move that a change in shares outstanding offsets (a
@@ -19,7 +19,14 @@ from dagster import (
 
 from assets.checks.common import query, raw_key, rows_table
 from assets.raw import WAREHOUSE_POOL
-from orchestration.datasets import DATASETS, INDEX_PRICES, SHARES_OUTSTANDING, STOCK_PRICES, Dataset
+from orchestration.datasets import (
+    DATASETS,
+    INDEX_PRICES,
+    MAX_ABS_VALUE,
+    SHARES_OUTSTANDING,
+    STOCK_PRICES,
+    Dataset,
+)
 from orchestration.resources.warehouse import Warehouse
 
 INDEX_MOVE_LIMIT = 0.20
@@ -27,10 +34,11 @@ STOCK_MOVE_LIMIT = 0.60
 
 
 def non_positive_rows(conn, dataset: Dataset) -> tuple[list[str], list[tuple], int]:
-    """Every (id, date, column, value) where a column that must be positive is zero or negative."""
+    """Every (id, date, column, value) where a column that must be positive is zero, negative, NaN,
+    infinite or too large to multiply into a market cap."""
     parts = [
         f"select {dataset.entity_column} as id, {dataset.date_column} as date, '{c}' as column_name, {c} as value"
-        f" from {dataset.table} where {c} <= 0"
+        f" from {dataset.table} where {c} <= 0 or not isfinite({c}) or {c} >= {MAX_ABS_VALUE}"
         for c in dataset.positive_columns
     ]
     sql = " union all ".join(parts)
@@ -46,9 +54,9 @@ def check_positive_values(conn, dataset: Dataset) -> AssetCheckResult:
         passed=total == 0,
         severity=AssetCheckSeverity.ERROR,
         description=(
-            f"No zero or negative {', '.join(dataset.positive_columns)} in {dataset.table}."
+            f"No zero, negative or non-finite {', '.join(dataset.positive_columns)} in {dataset.table}."
             if total == 0
-            else f"{total} zero or negative value(s) in {dataset.table} (ids: {', '.join(ids[:10])}); "
+            else f"{total} zero, negative or non-finite value(s) in {dataset.table} (ids: {', '.join(ids[:10])}); "
             "downstream marts are not built in this run."
         ),
         metadata={
@@ -140,7 +148,7 @@ def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
     @asset_check(
         asset=raw_key(dataset),
         name="positive_values",
-        description=f"No zero or negative {', '.join(dataset.positive_columns)} in {dataset.table}. "
+        description=f"No zero, negative or non-finite {', '.join(dataset.positive_columns)} in {dataset.table}. "
         "ERROR and blocking: a failure stops the marts in the same run from building on it.",
         blocking=True,
         pool=WAREHOUSE_POOL,

@@ -1,17 +1,18 @@
 """The interface every market-data provider implements.
 
 Each fetch takes the ids to load and an inclusive date range and returns one frame in the normalised
-shape of its dataset (the snapshot columns of CONTRACT.md), plus a per-id outcome so that one bad
+shape of its dataset (the snapshot columns of docs/warehouse.md), plus a per-id outcome so that one bad
 symbol never fails the others: the raw asset writes what it got and reports what is missing.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 from dagster import ConfigurableResource
 
@@ -19,6 +20,7 @@ from orchestration.datasets import (
     FX_RATES,
     INDEX_CONSTITUENTS,
     INDEX_PRICES,
+    MAX_ABS_VALUE,
     SHARES_OUTSTANDING,
     STOCK_PRICES,
     Dataset,
@@ -40,6 +42,8 @@ class FetchResult:
     source: str
     # id -> reason, for every requested id the provider could not deliver.
     failures: dict[str, str] = field(default_factory=dict)
+    # Ids the source holds but nobody asked for (a symbol missing from the seeds): logged, never loaded.
+    ignored_ids: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.frame = conform(self.dataset, self.frame)
@@ -47,6 +51,27 @@ class FetchResult:
     @property
     def loaded_ids(self) -> list[str]:
         return sorted(self.frame[self.dataset.entity_column].unique().tolist())
+
+
+def carry_in(dataset: Dataset, frame: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """The rows of [start, end], plus, per id without a row on `start`, its latest rows before `start`
+    restamped to `start`: the value in force when the window opens.
+
+    One rule for every provider. Without it a window that opens between two share counts (or on a
+    holiday without an FX row, or between two constituent lists) has no value for its first days, and
+    "latest as_of_date <= d" finds nothing until the next change. Restamping keeps raw partitioned by
+    date: the row belongs to the window that loaded it, and re-running that window replaces it.
+    """
+    entity, when = dataset.entity_column, dataset.date_column
+    in_window = frame[(frame[when] >= start) & (frame[when] <= end)]
+    opened = set(in_window.loc[in_window[when] == start, entity])
+    before = frame[(frame[when] < start) & ~frame[entity].isin(opened)]
+    if before.empty:
+        return in_window.reset_index(drop=True)
+    # Per id, every row of its latest date: one row for a rate or a count, the whole list for constituents.
+    latest = before[when] == before.groupby(entity)[when].transform("max")
+    carried = before[latest].assign(**{when: start})
+    return pd.concat([carried, in_window], ignore_index=True)
 
 
 def conform(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,11 +90,48 @@ def conform(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
             out[col.name] = pd.to_numeric(values).astype("float64")
         else:
             out[col.name] = values.astype("object").where(values.notna(), None)
+    if "source" in frame.columns:  # per-row provenance (which upstream produced the row) rides along
+        out["source"] = frame["source"].astype("object").where(frame["source"].notna(), None)
     return out.reset_index(drop=True)
+
+
+def unusable_values(
+    dataset: Dataset, frame: pd.DataFrame, currency_of: dict[str, str] | None = None
+) -> dict[str, str]:
+    """id -> why its rows cannot be loaded: a value that is not a finite number in range, a
+    non-positive price, rate or count, or a price labelled in another currency than the one its
+    listing is configured in (a CNY stock priced "USD" would be worth about 7x in the marts)."""
+    problems: dict[str, list[str]] = {}
+    entity, when = dataset.entity_column, dataset.date_column
+
+    def flag(mask: pd.Series, what: Callable[[pd.Series], str]) -> None:
+        for _, row in frame[mask].iterrows():
+            problems.setdefault(str(row[entity]), []).append(f"{row[when]}: {what(row)}")
+
+    for col in (c.name for c in dataset.columns if c.type == "double"):
+        values = frame[col].astype("float64")
+        present = values.notna() if col not in dataset.required_columns else pd.Series(True, index=frame.index)
+        bad = present & ~(np.isfinite(values) & (values.abs() < MAX_ABS_VALUE))
+        if col in dataset.positive_columns:
+            bad |= present & (values <= 0)
+        flag(bad, lambda row, col=col: f"{col} = {row[col]!r} is not a usable positive finite number")
+    if currency_of and "currency" in frame.columns:
+        expected = frame[entity].map(currency_of)
+        mislabelled = expected.notna() & (frame["currency"] != expected)
+        flag(
+            mislabelled,
+            lambda row: f"priced in {row['currency']} but its listing is configured in {currency_of[row[entity]]}"
+            " (dbt_project/seeds/ai_basket_members.csv)",
+        )
+    return {i: f"{len(p)} unusable row(s), e.g. " + "; ".join(p[:3]) for i, p in problems.items()}
 
 
 class MarketDataProvider(ConfigurableResource, ABC):
     """A source of the five datasets. Implementations: snapshot folder, akshare, yfinance."""
+
+    # A snapshot file is one export: one bad row makes the whole file suspect, so nothing of it loads.
+    # A live source answers per id: one bad symbol must not stop the others.
+    all_or_nothing: bool = False
 
     @property
     @abstractmethod
@@ -97,7 +159,25 @@ class MarketDataProvider(ConfigurableResource, ABC):
         """The span of dates the provider holds, where that is knowable (a snapshot folder); else None."""
         return None
 
+    def as_of_lookback(self, dataset: Dataset) -> timedelta | None:
+        """How far before a window to look for the value in force at its start (None: all history).
+
+        A live upstream is asked for a bounded span: a rate a month old, a share count ten years old
+        and a constituent list a year old are still the ones in force."""
+        return {"fx_rates": timedelta(days=31), "shares_outstanding": timedelta(days=3660)}.get(
+            dataset.name, timedelta(days=400)
+        )
+
     def fetch(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
+        """The dataset's rows in [start, end]; for an as-of dataset, plus the value in force at start."""
+        if not dataset.as_of:
+            return self._fetch(dataset, ids, start, end)
+        lookback = self.as_of_lookback(dataset)
+        fetch_start = date.min if lookback is None else max(date.min, start - lookback)
+        result = self._fetch(dataset, ids, fetch_start, end)
+        return replace(result, frame=carry_in(dataset, result.frame, start, end))
+
+    def _fetch(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
         method = {
             INDEX_PRICES.name: self.index_prices,
             STOCK_PRICES.name: self.stock_prices,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from orchestration.datasets import (
@@ -16,6 +17,7 @@ from orchestration.datasets import (
     FX_RATES,
     INDEX_CONSTITUENTS,
     INDEX_PRICES,
+    MAX_ABS_VALUE,
     SHARES_OUTSTANDING,
     STOCK_PRICES,
     Dataset,
@@ -101,6 +103,9 @@ def read_snapshot_file(path: Path, dataset: Dataset) -> pd.DataFrame:
         elif col.type == "double":
             parsed = pd.to_numeric(values.where(~empty), errors="coerce")
             problems.add(raw.index[~empty & parsed.isna()], col.name, "not a number")
+            # inf parses as a number; 1e308 does too and overflows to inf inside a market cap.
+            huge = parsed.notna() & ~(np.isfinite(parsed) & (parsed.abs() < MAX_ABS_VALUE))
+            problems.add(raw.index[huge], col.name, f"not a finite number below {MAX_ABS_VALUE:.0e}")
             if col.name in dataset.positive_columns:
                 problems.add(raw.index[parsed <= 0], col.name, "must be greater than zero")
             out[col.name] = parsed.astype("float64")
@@ -135,10 +140,11 @@ def _read_unchanged(path: str, dataset_name: str, mtime_ns: int, size: int) -> p
 
 
 class SnapshotProvider(MarketDataProvider):
-    """Reads a snapshot folder (see CONTRACT.md); a missing file means "no data of that kind"."""
+    """Reads a snapshot folder (format in docs/warehouse.md); a missing file means "no data of that kind"."""
 
     snapshot_dir: str
     label: str = "snapshot"
+    all_or_nothing: bool = True
 
     @property
     def source_name(self) -> str:
@@ -167,17 +173,25 @@ class SnapshotProvider(MarketDataProvider):
             return None
         return min(b[0] for b in bounds), max(b[1] for b in bounds)
 
+    def as_of_lookback(self, dataset: Dataset) -> timedelta | None:
+        return None  # the whole file is at hand: the value in force may be years old
+
     def _select(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
+        path = self.path_of(dataset)
         frame = self.load(dataset)
         if frame is None:
-            reason = f"{self.path_of(dataset)} does not exist"
+            reason = f"{path} does not exist"
             return FetchResult(dataset, pd.DataFrame(columns=dataset.column_names), self.source_name,
                                {i: reason for i in ids})
+        if frame.empty:
+            reason = f"{path} holds a header and no rows"
+            return FetchResult(dataset, frame, self.source_name, {i: reason for i in ids})
         entity = frame[dataset.entity_column]
-        absent = sorted(set(ids) - set(entity.unique()))
+        held = set(entity.unique())
+        absent = sorted(set(ids) - held)
         in_window = frame[entity.isin(ids) & frame[dataset.date_column].between(start, end)]
-        failures = {i: f"not in {self.path_of(dataset)}" for i in absent}
-        return FetchResult(dataset, in_window, self.source_name, failures)
+        failures = {i: f"not in {path}" for i in absent}
+        return FetchResult(dataset, in_window, self.source_name, failures, ignored_ids=sorted(held - set(ids)))
 
     def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
         return self._select(INDEX_PRICES, index_ids, start, end)
