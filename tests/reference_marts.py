@@ -1,8 +1,7 @@
 """Independent reference implementation ("oracle") of the five marts, in plain pandas.
 
-It reads a snapshot folder (the CSV format of CONTRACT.md) and the two seed CSVs and computes every
-mart straight from the definitions in CONTRACT.md and the decisions in
-docs/warehouse.md. It deliberately shares no code with the project (no dbt, no SQL,
+It reads a snapshot folder (the CSV format of docs/warehouse.md) and the two seed CSVs and computes every
+mart straight from the definitions and decisions in docs/warehouse.md. It deliberately shares no code with the project (no dbt, no SQL,
 no orchestration imports), so the integration test can check the dbt marts row for row:
 
     from tests.reference_marts import MART_KEYS, compare_frames, compute_marts
@@ -92,7 +91,7 @@ MART_KEYS: dict[str, list[str]] = {
     "fct_ai_market_cap_ratio": ["trade_date"],
 }
 
-# Required columns of the snapshot files (CONTRACT.md, "The snapshot folder"), typed, with keys.
+# Required columns of the snapshot files (docs/warehouse.md, "The snapshot folder"), typed, with keys.
 # Optional columns (open, high, low, volume, name, weight) are not used by any mart.
 SNAPSHOT_FILES: dict[str, dict] = {
     "index_prices": {
@@ -511,9 +510,18 @@ def compute_marts(
     snapshot_dir: Path,
     seeds_dir: Path,
     benchmark_ids: Iterable[str] = ("NDX",),
+    start: date | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The five marts computed from a snapshot folder and the seeds folder."""
-    return compute_marts_from_frames(load_snapshot(Path(snapshot_dir)), Path(seeds_dir), benchmark_ids)
+    """The five marts computed from a snapshot folder and the seeds folder.
+
+    With `start` (CTR_START_DATE), prices are loaded from that date on, while share counts and FX
+    rates keep their whole history: the value in force at `start` may be dated long before it."""
+    frames = load_snapshot(Path(snapshot_dir))
+    if start is not None:
+        first = pd.Timestamp(start)
+        for name in ("index_prices", "stock_prices"):
+            frames[name] = frames[name][frames[name]["trade_date"] >= first]
+    return compute_marts_from_frames(frames, Path(seeds_dir), benchmark_ids)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,10 +14,19 @@ from orchestration.settings import SAMPLE_DIR, SEEDS_DIR, Settings
 from tests.conftest import run_range
 from tests.reference_marts import MART_KEYS, compare_frames, compute_marts
 
-# The sample's first 15 months: Feb 29, Lunar New Year and US holidays, late listings (9660.HK, SNDK,
-# CRWV), the NVDA split, and one-year look-backs NULL for the first year and defined after it.
-# Starting where the sample starts keeps every as-of input (first shares rows) inside the window.
-START, END = date(2024, 1, 1), date(2025, 3, 31)
+# Shaped like a user's own export rather than the sample's tidy start: the folder holds history from
+# 2024-01-02, but CTR_START_DATE is 2024-02-12, a Monday on which Shanghai, Shenzhen and Hong Kong are
+# closed for Lunar New Year and the US trades. Every share count and constituent list in force at the
+# start is dated before it, and the window opens without a CNY rate (the rows of Feb 9 and 12 are cut).
+# Also: Feb 29, US and Asian holidays, late listings (9660.HK, SNDK, CRWV), the NVDA split, a
+# three-week suspension of 688256.SS, a missing HKD day, and one-year look-backs NULL for the first
+# year and defined after it.
+FIRST_ROW, START, END = date(2024, 1, 2), date(2024, 2, 12), date(2025, 3, 31)
+CUT = {
+    "fx_rates": "(currency = 'CNY' and trade_date in ('2024-02-09', '2024-02-12'))"
+    " or (currency = 'HKD' and trade_date = '2024-07-10')",
+    "stock_prices": "symbol = '688256.SS' and trade_date between '2024-06-03' and '2024-06-21'",
+}
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +36,11 @@ def write_small_snapshot(folder: Path) -> Path:
     for dataset in DATASETS:
         frame = pd.read_csv(SAMPLE_DIR / dataset.file_name, dtype=str, keep_default_na=False)
         dates = pd.to_datetime(frame[dataset.date_column]).dt.date
-        frame[(dates >= START) & (dates <= END)].to_csv(folder / dataset.file_name, index=False)
+        frame = frame[(dates >= FIRST_ROW) & (dates <= END)]
+        if dataset.name in CUT:
+            cut = duckdb.sql(f"select * from frame where not ({CUT[dataset.name]})").df()
+            frame = cut.astype(str).replace({"nan": "", "None": ""})
+        frame.to_csv(folder / dataset.file_name, index=False)
     return folder
 
 
@@ -59,11 +72,30 @@ def test_the_whole_graph_materialises_in_one_run(warehouse):
 @pytest.mark.parametrize("mart", sorted(MART_KEYS))
 def test_mart_matches_the_independent_oracle_row_for_row(warehouse, mart):
     settings, snapshot, _ = warehouse
-    expected = compute_marts(snapshot, SEEDS_DIR)[mart]
+    expected = compute_marts(snapshot, SEEDS_DIR, start=START)[mart]
     with duckdb.connect(str(settings.duckdb_database), read_only=True) as conn:
         actual = conn.execute(f"select * from marts.{mart}").df()
     assert len(expected) > 0
     assert compare_frames(actual, expected, MART_KEYS[mart], rel_tol=1e-9) == []
+
+
+def test_as_of_inputs_dated_before_the_start_are_in_force_from_the_first_day(warehouse):
+    settings, _, _ = warehouse
+    with duckdb.connect(str(settings.duckdb_database), read_only=True) as conn:
+        first_day = conn.execute(
+            "select count(*), count(market_cap_usd) from marts.fct_ai_basket_members_daily"
+            " where trade_date = ?", [START]
+        ).fetchone()
+        constituents = conn.execute(
+            "select index_id, count(*) from raw.index_constituents where as_of_date = ? group by 1 order by 1",
+            [START],
+        ).fetchall()
+        cny = conn.execute("select usd_per_unit from raw.fx_rates where currency = 'CNY' and trade_date = ?", [START])
+        cny = cny.fetchone()
+    assert first_day[0] > 0 and first_day[1] == first_day[0]  # only US members trade that day, all priced
+    assert constituents == [("HSTECH", 30), ("STAR50", 50)]
+    sample_fx = pd.read_csv(SAMPLE_DIR / "fx_rates.csv")
+    assert cny == (sample_fx.query("currency == 'CNY' and trade_date == '2024-02-08'").usd_per_unit.item(),)
 
 
 def test_readme_query_works_on_the_finished_warehouse(warehouse):
