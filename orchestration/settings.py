@@ -1,4 +1,4 @@
-"""The settings every entry point honours (CONTRACT.md), read from the environment in this one place."""
+"""The settings every entry point honours (docs/warehouse.md, "Settings"), read from the environment in this one place."""
 
 from __future__ import annotations
 

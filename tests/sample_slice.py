@@ -41,23 +41,15 @@ SLICE_END = date(2026, 1, 16)
 
 
 def write_slice(folder: Path, start: date = SLICE_START, end: date = SLICE_END) -> Path:
-    """The sample's rows in [start, end]; the share counts in force at `start` are re-dated to it, so
-    market caps are known from the first day."""
+    """The sample's prices in [start, end], and its as-of rows (share counts, FX, constituent lists) up
+    to `end` with their history: the load carries the values in force at `start` into the window."""
     folder.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as conn:
         for d in DATASETS:
             src = str(SAMPLE_DIR / d.file_name)
-            if d.name == "shares_outstanding":
-                sql = f"""
-                    select symbol, greatest(as_of_date, date '{start}') as as_of_date, shares_outstanding
-                    from read_csv('{src}', header = true)
-                    where as_of_date <= date '{end}'
-                    qualify as_of_date >= coalesce(
-                        max(case when as_of_date <= date '{start}' then as_of_date end) over (partition by symbol),
-                        as_of_date)"""
-            else:
-                sql = f"""select {", ".join(d.column_names)} from read_csv('{src}', header = true)
-                          where {d.date_column} between date '{start}' and date '{end}'"""
+            since = "" if d.as_of else f"{d.date_column} >= date '{start}' and "
+            sql = f"""select {", ".join(d.column_names)} from read_csv('{src}', header = true)
+                      where {since}{d.date_column} <= date '{end}'"""
             conn.execute(f"copy ({sql}) to '{folder / d.file_name}' (header, dateformat '%Y-%m-%d')")
     return folder
 
