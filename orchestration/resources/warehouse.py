@@ -49,7 +49,9 @@ class Warehouse(DuckDBResource):
         frame = frame[
             frame[dataset.entity_column].isin(ids) & frame[dataset.date_column].between(start, end)
         ].copy()
-        frame["source"] = result.source
+        # A row that names its upstream keeps it; the fetch's label covers the rest.
+        rows_source = frame["source"] if "source" in frame.columns else None
+        frame["source"] = result.source if rows_source is None else rows_source.fillna(result.source)
         frame["loaded_at"] = loaded_at
         columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
         self.ensure_raw_tables()

@@ -20,7 +20,6 @@ from orchestration.datasets import (
 from orchestration.resources.providers.base import FetchResult, ProviderError
 from orchestration.resources.providers.resilience import (
     ResilientProvider,
-    effective_from,
     first_success,
     http_guard,
     tidy,
@@ -28,7 +27,6 @@ from orchestration.resources.providers.resilience import (
 )
 from orchestration.resources.providers.symbols import (
     a_share_symbol,
-    drop_unfinished_session,
     fx_eastmoney_code,
     index_codes,
     listing,
@@ -38,9 +36,9 @@ from orchestration.resources.providers.symbols import (
 # Fetch a little before `start`: an upstream answer with rows before the window but none inside it is a
 # holiday gap, while an empty answer is an error.
 PAD = timedelta(days=31)
-# Latest-only sources (csindex constituents, HK issued shares) are stamped with today's exchange-local
-# date, capped at the window's end so rows stay inside the window the raw asset replaces; a window that
-# ended longer ago than this cannot be served (that would backdate today's list).
+# HK issued shares are latest-only and undated: stamped with today's exchange-local date, capped at the
+# window's end so rows stay inside the window the raw asset replaces; a window that ended longer ago than
+# this cannot be served (that would backdate today's count).
 LATEST_ONLY_GRACE = timedelta(days=7)
 
 # akshare's own frame handling trips pandas' chained-assignment warning on every call; it is not ours to fix.
@@ -52,6 +50,13 @@ class Upstream(NamedTuple):
     function: str  # akshare function name
     columns: dict[str, str]  # its column -> ours
     required: tuple[str, ...]  # its columns that must be present and filled
+    # Shares per unit of its volume column: eastmoney counts A-share and index volume in lots of 100.
+    volume_lot: int = 1
+
+    @property
+    def source(self) -> str:
+        """The per-row `source`: which function, over which upstream, produced the row."""
+        return f"akshare:{self.function}({self.host})"
 
 
 _EN = {
@@ -70,12 +75,12 @@ _CN = {
     "收盘": "close",
     "成交量": "volume",
 }
-CN_INDEX_EM = Upstream("eastmoney", "stock_zh_index_daily_em", _EN, ("date", "close"))
+CN_INDEX_EM = Upstream("eastmoney", "stock_zh_index_daily_em", _EN, ("date", "close"), volume_lot=100)
 CN_INDEX_SINA = Upstream("sina", "stock_zh_index_daily", _EN, ("date", "close"))
 _HK_EM = {"date": "trade_date", "open": "open", "high": "high", "low": "low", "latest": "close"}
 HK_INDEX_EM = Upstream("eastmoney", "stock_hk_index_daily_em", _HK_EM, ("date", "latest"))
 HK_INDEX_SINA = Upstream("sina", "stock_hk_index_daily_sina", _EN, ("date", "close"))
-A_SHARE_EM = Upstream("eastmoney", "stock_zh_a_hist", _CN, ("日期", "收盘"))
+A_SHARE_EM = Upstream("eastmoney", "stock_zh_a_hist", _CN, ("日期", "收盘"), volume_lot=100)
 A_SHARE_SINA = Upstream("sina", "stock_zh_a_daily", _EN, ("date", "close"))
 HK_STOCK_EM = Upstream("eastmoney", "stock_hk_hist", _CN, ("日期", "收盘"))
 HK_STOCK_SINA = Upstream("sina", "stock_hk_daily", _EN, ("date", "close"))
@@ -95,8 +100,14 @@ HK_SHARES_EM = Upstream(
 CONSTITUENTS_CSINDEX = Upstream(
     "csindex",
     "index_stock_cons_weight_csindex",
-    {"成分券代码": "code", "成分券名称": "name", "交易所": "exchange", "权重": "weight"},
-    ("成分券代码", "权重"),
+    {
+        "日期": "as_of_date",
+        "成分券代码": "code",
+        "成分券名称": "name",
+        "交易所": "exchange",
+        "权重": "weight",
+    },
+    ("日期", "成分券代码", "权重"),
 )
 
 
@@ -118,12 +129,17 @@ class AkshareProvider(ResilientProvider):
             return getattr(ak, function)(**kwargs)
 
     def _first(self, what: str, *calls: tuple[Upstream, dict]) -> pd.DataFrame:
-        """The first upstream that answers (each retried on transient errors), in our column names."""
+        """The first upstream that answers (each retried on transient errors), in our column names and
+        units (volume in shares), each row labelled with the upstream that produced it."""
 
         def attempt(up: Upstream, kwargs: dict):
-            return f"{up.host} {up.function}", lambda: tidy(
-                self._call(up.function, **kwargs), up.columns, up.required, what
-            )
+            def call() -> pd.DataFrame:
+                frame = tidy(self._call(up.function, **kwargs), up.columns, up.required, what)
+                if "volume" in frame and up.volume_lot != 1:
+                    frame["volume"] = frame["volume"] * up.volume_lot
+                return frame.assign(source=up.source)
+
+            return f"{up.host} {up.function}", call
 
         return first_success(what, [attempt(up, kw) for up, kw in calls], self._policy())
 
@@ -146,8 +162,7 @@ class AkshareProvider(ResilientProvider):
                 )
             else:
                 raise ProviderError(f"{what}: akshare has no {c.market} index history in this project")
-            frame = drop_unfinished_session(within(frame, "trade_date", start, end), "trade_date", c.calendar)
-            return frame.assign(index_id=index_id)
+            return within(frame, "trade_date", start, end).assign(index_id=index_id)
 
         return self._each(INDEX_PRICES, index_ids, one)
 
@@ -180,10 +195,7 @@ class AkshareProvider(ResilientProvider):
                 )
             else:
                 raise ProviderError(f"{what}: akshare covers only Shanghai, Shenzhen and Hong Kong listings")
-            frame = drop_unfinished_session(
-                within(frame, "trade_date", start, end), "trade_date", lst.calendar
-            )
-            return frame.assign(symbol=lst.symbol, currency=lst.currency)
+            return within(frame, "trade_date", start, end).assign(symbol=lst.symbol, currency=lst.currency)
 
         return self._each(STOCK_PRICES, symbols, one)
 
@@ -203,8 +215,10 @@ class AkshareProvider(ResilientProvider):
         def one(symbol: str) -> pd.DataFrame:
             lst, what = listing(symbol), f"shares {symbol}"
             if lst.is_a_share:
+                # Every change in [start, end] as dated; the count in force at `start` is the carry-in
+                # rule's job (MarketDataProvider.fetch widens the window and restamps it).
                 history = self._first(what, (A_SHARES_EM, {"symbol": lst.eastmoney_secucode}))
-                frame = effective_from(history, start, end, what)
+                frame = within(history, "as_of_date", start, end)
             elif lst.is_hk:  # eastmoney publishes only the latest issued-share count for HK
                 latest = self._first(what, (HK_SHARES_EM, {"symbol": lst.akshare_code})).head(1)
                 frame = latest.assign(as_of_date=_latest_only_date(lst.timezone, start, end, what))
@@ -232,8 +246,16 @@ class AkshareProvider(ResilientProvider):
                 a_share_symbol(code, ex if isinstance(ex, str) else None)
                 for code, ex in zip(frame["code"], exchanges)
             ]
-            as_of = _latest_only_date(c.timezone, start, end, what)
-            return frame.assign(index_id=index_id, symbol=symbols, as_of_date=as_of)
+            frame = frame.assign(index_id=index_id, symbol=symbols)
+            # csindex serves only its latest list, dated by the file itself: a window ending before that
+            # date cannot be served from it (that would backdate the list), and history accumulates run by run.
+            published = frame["as_of_date"].max()
+            if published > end:
+                raise ProviderError(
+                    f"{what}: csindex publishes only its latest list (dated {published}); it cannot serve "
+                    f"{start}..{end}"
+                )
+            return within(frame, "as_of_date", start, end)
 
         return self._each(INDEX_CONSTITUENTS, index_ids, one)
 

@@ -143,7 +143,9 @@ class LiveProvider(ResilientProvider):
                     result_failures = {i: f"{name} hosts unreachable at the start of this run" for i in group}
                 else:
                     try:
-                        result = providers[name].fetch(dataset, group, start, end)
+                        # _fetch, not fetch: this provider's own fetch already widened the window for
+                        # the carry-in rule, and carrying in twice would restamp inside the widened span.
+                        result = providers[name]._fetch(dataset, group, start, end)
                     except Exception as exc:  # noqa: BLE001 - a broken adapter must not hide the fallback
                         result = FetchResult(
                             dataset,

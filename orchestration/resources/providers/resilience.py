@@ -22,7 +22,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from orchestration.datasets import Dataset
 from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError
-from orchestration.resources.providers.symbols import unique
+from orchestration.resources.providers.symbols import bar_calendar, drop_unfinished_session, unique
 
 log = logging.getLogger("orchestration.providers")
 
@@ -58,7 +58,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ProviderError):  # empty frame, schema drift, unknown symbol: retrying won't help
         return False
     status = _status_of(exc)
-    if isinstance(status, int):
+    # curl_cffi attaches a response with status 0 to a timeout or reset: that says nothing about the host.
+    if isinstance(status, int) and status >= 100:
         return status in TRANSIENT_STATUS
     if isinstance(exc, (TimeoutError, ConnectionError)):  # builtins, incl. ConnectionResetError
         return True
@@ -142,15 +143,21 @@ def throttle(host: str, requests_per_second: float) -> None:
     t.wait(requests_per_second)
 
 
-# akshare calls requests.get without a timeout and parses bodies without checking the status, so a 429
-# would surface as a JSON error and a stalled host would hang forever. Inside http_guard() every requests
-# call gets a default timeout, waits its turn for the host, and raises HTTPError on 429/5xx. The patch is
-# inert outside the guard, and the guard is per thread (a ContextVar).
+# akshare calls requests.get without a timeout (or with its own: 15 s for HK history, 30 s for the share
+# structure) and parses bodies without checking the status, so a 429 would surface as a JSON error and a
+# stalled host would hang for as long as akshare chose. Inside http_guard() every requests call waits its
+# turn for the host, gets at most the guard's timeout, and raises HTTPError on 429/5xx. The patch on
+# requests.Session.request is installed by the first guard (importing this module changes nothing), is
+# inert outside a guard, and the guard is per thread (a ContextVar).
 _GUARD: ContextVar[tuple[float, float] | None] = ContextVar("ctr_http_guard", default=None)
+_INSTALL_LOCK = threading.Lock()
+# requests.Session.request(method, url, params, data, headers, cookies, files, auth, timeout, ...)
+_TIMEOUT_ARG = 6
 
 
 @contextmanager
 def http_guard(timeout_s: float, requests_per_second: float):
+    _install_requests_guard()
     token = _GUARD.set((timeout_s, requests_per_second))
     try:
         yield
@@ -158,33 +165,88 @@ def http_guard(timeout_s: float, requests_per_second: float):
         _GUARD.reset(token)
 
 
+def capped_timeout(given, limit: float):
+    """The stricter of a caller's timeout and ours; a (connect, read) pair is capped part by part."""
+    if given is None:
+        return limit
+    if isinstance(given, tuple):
+        return tuple(limit if part is None else min(part, limit) for part in given)
+    return min(given, limit)
+
+
 def _install_requests_guard() -> None:
     import requests
 
-    original = requests.Session.request
-    if getattr(original, "_ctr_guard", False):
-        return
+    with _INSTALL_LOCK:
+        original = requests.Session.request
+        if getattr(original, "_ctr_guard", False):
+            return
 
-    def request(self, method, url, *args, **kwargs):
-        guard = _GUARD.get()
-        if guard is None:
-            return original(self, method, url, *args, **kwargs)
-        timeout_s, rps = guard
-        throttle(str(url), rps)
-        if len(args) <= 6 and kwargs.get("timeout") is None:  # timeout is the 7th positional after url
-            kwargs["timeout"] = timeout_s
-        response = original(self, method, url, *args, **kwargs)
-        if response.status_code in TRANSIENT_STATUS:
-            raise requests.HTTPError(
-                f"HTTP {response.status_code} from {urlsplit(str(url)).hostname}", response=response
+        def request(self, method, url, *args, **kwargs):
+            guard = _GUARD.get()
+            if guard is None:
+                return original(self, method, url, *args, **kwargs)
+            timeout_s, rps = guard
+            throttle(str(url), rps)
+            if len(args) > _TIMEOUT_ARG:
+                args = (
+                    *args[:_TIMEOUT_ARG],
+                    capped_timeout(args[_TIMEOUT_ARG], timeout_s),
+                    *args[_TIMEOUT_ARG + 1 :],
+                )
+            else:
+                kwargs["timeout"] = capped_timeout(kwargs.get("timeout"), timeout_s)
+            response = original(self, method, url, *args, **kwargs)
+            if response.status_code in TRANSIENT_STATUS:
+                raise requests.HTTPError(
+                    f"HTTP {response.status_code} from {urlsplit(str(url)).hostname}", response=response
+                )
+            return response
+
+        request._ctr_guard = True  # type: ignore[attr-defined]
+        requests.Session.request = request
+
+
+# yfinance sends its requests through a curl_cffi session with timeouts of its own choosing (10 s for the
+# time-zone lookup, 30 s for share counts and the cookie/crumb handshake). Inside curl_guard() every
+# curl_cffi request waits its turn for the host and gets at most the guard's timeout; statuses are left to
+# yfinance, which turns them into its typed errors. Installed on first use, inert outside a guard.
+_CURL_GUARD: ContextVar[tuple[float, float] | None] = ContextVar("ctr_curl_guard", default=None)
+
+
+@contextmanager
+def curl_guard(timeout_s: float, requests_per_second: float):
+    _install_curl_guard()
+    token = _CURL_GUARD.set((timeout_s, requests_per_second))
+    try:
+        yield
+    finally:
+        _CURL_GUARD.reset(token)
+
+
+def _install_curl_guard() -> None:
+    from curl_cffi import requests as curl_requests
+
+    with _INSTALL_LOCK:
+        original = curl_requests.Session.request
+        if getattr(original, "_ctr_guard", False):
+            return
+
+        def request(self, method, url, *args, **kwargs):
+            guard = _CURL_GUARD.get()
+            if guard is None:
+                return original(self, method, url, *args, **kwargs)
+            timeout_s, rps = guard
+            throttle(str(url), rps)
+            given = kwargs.get("timeout")
+            # curl_cffi's "not set" sentinel means the session default (30 s): cap that as well.
+            kwargs["timeout"] = capped_timeout(
+                given if isinstance(given, (int, float, tuple)) else None, timeout_s
             )
-        return response
+            return original(self, method, url, *args, **kwargs)
 
-    request._ctr_guard = True  # type: ignore[attr-defined]
-    requests.Session.request = request
-
-
-_install_requests_guard()
+        request._ctr_guard = True  # type: ignore[attr-defined]
+        curl_requests.Session.request = request
 
 
 def first_success(
@@ -253,7 +315,12 @@ class ResilientProvider(MarketDataProvider, ABC):
     def _each(
         self, dataset: Dataset, ids: Iterable[str], fetch_one: Callable[[str], pd.DataFrame]
     ) -> FetchResult:
-        frames, failures = fetch_each(ids, fetch_one, self.max_concurrency)
+        def finished(entity_id: str) -> pd.DataFrame:
+            # One rule for every adapter and upstream: a bar is stored only once its session has closed.
+            frame = fetch_one(entity_id)
+            return drop_unfinished_session(frame, dataset.date_column, bar_calendar(dataset.name, entity_id))
+
+        frames, failures = fetch_each(ids, finished, self.max_concurrency)
         return FetchResult(dataset, combine(frames, dataset.column_names), self.source_name, failures)
 
 
@@ -295,19 +362,6 @@ def tidy(
 def within(frame: pd.DataFrame, date_col: str, start, end) -> pd.DataFrame:
     """Rows inside [start, end]; none left is fine (a holiday), the upstream frame was not empty."""
     return frame[(frame[date_col] >= start) & (frame[date_col] <= end)]
-
-
-def effective_from(frame: pd.DataFrame, start, end, what: str) -> pd.DataFrame:
-    """Share counts change rarely: keep the changes inside the window, plus the count in force at `start`
-    restamped to `start`, so "latest as_of_date <= d" holds for every d in the window."""
-    frame = frame.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
-    before = frame[frame["as_of_date"] <= start].tail(1).assign(as_of_date=start)
-    out = pd.concat([before, frame[(frame["as_of_date"] > start) & (frame["as_of_date"] <= end)]])
-    if out.empty:
-        raise ProviderError(
-            f"{what}: no share count in force on or before {end} (earliest is {frame['as_of_date'].min()})"
-        )
-    return out
 
 
 def combine(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:

@@ -41,6 +41,9 @@ CALENDAR_TIMEZONES = {
 }
 # Yahoo quotes every FX pair against the dollar on a London-based "exchange".
 FX_TIMEZONE = "Europe/London"
+# FX trades around the clock on weekdays; a day's rate is final at the 17:00 New York roll, the day end the
+# calendars module's WEEKDAYS calendar models (the freshness checks use the same one).
+FX_CALENDAR = "WEEKDAYS"
 
 
 @dataclass(frozen=True)
@@ -225,8 +228,21 @@ def local_dates(index: pd.Index, tz: str) -> list[date]:
     return list(idx.date)
 
 
+def bar_calendar(dataset_name: str, entity_id: str) -> str | None:
+    """The calendar whose session close makes a daily bar of this id final; None for datasets of events
+    (share counts, constituent lists) rather than bars."""
+    if dataset_name == "index_prices":
+        return index_codes(entity_id).calendar
+    if dataset_name == "stock_prices":
+        return listing(entity_id).calendar
+    if dataset_name == "fx_rates":
+        return FX_CALENDAR
+    return None
+
+
 def drop_unfinished_session(frame: pd.DataFrame, date_col: str, calendar: str | None) -> pd.DataFrame:
-    """Drop a bar for a session that has not closed yet: an intraday price is not a close."""
+    """Drop a bar whose session has not closed yet (an intraday price is not a close), and any bar dated
+    after the calendar's local today."""
     if frame.empty or not calendar:
         return frame
     # The same session lookup the freshness checks and schedules use, weekday fallback included.
@@ -238,7 +254,8 @@ def drop_unfinished_session(frame: pd.DataFrame, date_col: str, calendar: str | 
     unfinished = {
         d
         for d in frame[date_col]
-        if d >= today and (session := trading_calendar.session_on(d)) is not None and session.close > now
+        if d > today
+        or (d == today and (session := trading_calendar.session_on(d)) is not None and session.close > now)
     }
     return frame[~frame[date_col].isin(unfinished)] if unfinished else frame
 

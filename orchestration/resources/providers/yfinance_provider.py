@@ -4,7 +4,11 @@ China/HK indices and stocks.
 Ticker.history is called per symbol under our own bounded pool rather than yf.download(): download() is a
 thread pool over the same per-symbol chart endpoint that swallows each ticker's error (rate limits
 included) into all-NaN columns, while history() with hide_exceptions off raises typed errors we can retry
-(YFRateLimitError) or report (YFPricesMissingError, YFTzMissingError)."""
+(YFRateLimitError) or report (YFPricesMissingError, YFTzMissingError).
+
+yfinance memoises responses in memory (YfData.cache_get: the time-zone lookup and share counts always, a
+price window that ended more than ~30 minutes ago too), error pages included. A retry would re-read the
+cached failure without sending a request, so every retry first empties that cache."""
 
 from __future__ import annotations
 
@@ -23,16 +27,15 @@ from orchestration.datasets import (
 from orchestration.resources.providers.base import FetchResult, ProviderError
 from orchestration.resources.providers.resilience import (
     ResilientProvider,
+    TransientError,
     call_with_retry,
     combine,
-    effective_from,
-    throttle,
+    curl_guard,
     tidy,
     within,
 )
 from orchestration.resources.providers.symbols import (
     FX_TIMEZONE,
-    drop_unfinished_session,
     fx_yahoo_symbol,
     index_codes,
     listing,
@@ -40,9 +43,9 @@ from orchestration.resources.providers.symbols import (
 )
 
 PAD = timedelta(days=31)  # see akshare_provider.PAD: tells a holiday gap from an empty answer
-# Yahoo's share-count series is sparse: look back far enough to find the count in force at `start`.
-SHARES_LOOKBACK = timedelta(days=550)
-_YAHOO = "finance.yahoo.com"
+# The per-row `source`: yfinance's endpoint and the host it calls (yfinance.const._BASE_URL_).
+CHART_SOURCE = "yfinance:chart(query2.finance.yahoo.com)"
+SHARES_SOURCE = "yfinance:timeseries(query2.finance.yahoo.com)"
 _HISTORY = {
     "trade_date": "trade_date",
     "Open": "open",
@@ -61,6 +64,32 @@ def _yf():
     return yf
 
 
+def forget_cached_responses() -> None:
+    """Empty yfinance's in-memory response cache, so the next call really asks Yahoo again."""
+    from yfinance.data import YfData
+
+    YfData.cache_get.cache_clear()
+
+
+def _retrying(fn):
+    """fn on the first try; on every later try (a retry) yfinance's response cache is emptied first, and
+    Yahoo's "down" page, which yfinance reports as a data error, counts as transient."""
+    tries = [0]
+
+    def call():
+        tries[0] += 1
+        if tries[0] > 1:
+            forget_cached_responses()
+        try:
+            return fn()
+        except Exception as exc:
+            if "CURRENTLY DOWN" in str(exc):
+                raise TransientError(f"Yahoo Finance is down: {exc}") from exc
+            raise
+
+    return call
+
+
 class YFinanceProvider(ResilientProvider):
     """yfinance adapter. Unadjusted OHLC (auto_adjust=False), exchange-local dates."""
 
@@ -68,25 +97,34 @@ class YFinanceProvider(ResilientProvider):
     def source_name(self) -> str:
         return "yfinance"
 
+    def _guard(self):
+        """Every request yfinance sends (time zone, cookie, crumb, data) is throttled per host and bounded by
+        request_timeout_s, whatever timeout yfinance picked for it."""
+        return curl_guard(self.request_timeout_s, self.requests_per_second)
+
+    @staticmethod
+    def _ticker(symbol: str):
+        return _yf().Ticker(symbol)
+
     def _history(self, ticker: str, start: date, end: date, tz: str, what: str) -> pd.DataFrame:
-        yf = _yf()
 
         def call() -> pd.DataFrame:
-            throttle(_YAHOO, self.requests_per_second)
-            raw = yf.Ticker(ticker).history(
-                start=(start - PAD).isoformat(),
-                end=(end + timedelta(days=1)).isoformat(),  # end is exclusive
-                interval="1d",
-                auto_adjust=False,
-                actions=False,
-                timeout=self.request_timeout_s,
-            )
+            with self._guard():
+                raw = self._ticker(ticker).history(
+                    start=(start - PAD).isoformat(),
+                    end=(end + timedelta(days=1)).isoformat(),  # end is exclusive
+                    interval="1d",
+                    auto_adjust=False,
+                    actions=False,
+                    timeout=self.request_timeout_s,
+                )
             if raw is not None and not raw.empty:
                 # history() stamps daily bars at exchange-local midnight; convert explicitly, never via UTC.
                 raw = raw.assign(trade_date=local_dates(raw.index, str(raw.index.tz or tz)))
             return tidy(raw, _HISTORY, ("trade_date", "Close"), f"{what} ({ticker})")
 
-        return within(call_with_retry(call, self._policy(), what), "trade_date", start, end)
+        frame = call_with_retry(_retrying(call), self._policy(), what)
+        return within(frame, "trade_date", start, end).assign(source=CHART_SOURCE)
 
     def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
         def one(index_id: str) -> pd.DataFrame:
@@ -94,7 +132,7 @@ class YFinanceProvider(ResilientProvider):
             if not codes.yahoo:
                 raise ProviderError(f"index {index_id}: no Yahoo symbol in the index catalog")
             frame = self._history(codes.yahoo, start, end, codes.timezone, f"index {index_id}")
-            return drop_unfinished_session(frame, "trade_date", codes.calendar).assign(index_id=index_id)
+            return frame.assign(index_id=index_id)
 
         return self._each(INDEX_PRICES, index_ids, one)
 
@@ -102,7 +140,6 @@ class YFinanceProvider(ResilientProvider):
         def one(symbol: str) -> pd.DataFrame:
             lst = listing(symbol)
             frame = self._history(lst.symbol, start, end, lst.timezone, f"stock {symbol}")
-            frame = drop_unfinished_session(frame, "trade_date", lst.calendar)
             return frame.assign(symbol=lst.symbol, currency=lst.currency)
 
         return self._each(STOCK_PRICES, symbols, one)
@@ -118,16 +155,14 @@ class YFinanceProvider(ResilientProvider):
         return self._each(FX_RATES, currencies, one)
 
     def shares_outstanding(self, symbols: Sequence[str], start: date, end: date) -> FetchResult:
-        yf = _yf()
-
         def one(symbol: str) -> pd.DataFrame:
             lst, what = listing(symbol), f"shares {symbol}"
 
             def call() -> pd.DataFrame:
-                throttle(_YAHOO, self.requests_per_second)
-                series = yf.Ticker(lst.symbol).get_shares_full(
-                    start=(start - SHARES_LOOKBACK).isoformat(), end=(end + timedelta(days=1)).isoformat()
-                )
+                with self._guard():
+                    series = self._ticker(lst.symbol).get_shares_full(
+                        start=start.isoformat(), end=(end + timedelta(days=1)).isoformat()
+                    )
                 if series is None or len(series) == 0:
                     raise ProviderError(f"{what}: Yahoo returned no share-count history")
                 index = pd.DatetimeIndex(series.index)
@@ -144,8 +179,11 @@ class YFinanceProvider(ResilientProvider):
                     what,
                 )
 
-            frame = effective_from(call_with_retry(call, self._policy(), what), start, end, what)
-            return frame.assign(symbol=lst.symbol)
+            # Every count dated in [start, end]; the count in force at `start` is the carry-in rule's job
+            # (MarketDataProvider.fetch widens the window and restamps it).
+            frame = call_with_retry(_retrying(call), self._policy(), what)
+            frame = frame.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
+            return within(frame, "as_of_date", start, end).assign(symbol=lst.symbol, source=SHARES_SOURCE)
 
         return self._each(SHARES_OUTSTANDING, symbols, one)
 
