@@ -1,17 +1,13 @@
-"""Offline harness for the live providers: sockets are blocked, HTTP is replayed with `responses`.
-
-akshare calls `requests` directly; yfinance gets a plain requests.Session (what YF_DISABLE_CURL_CFFI=1 would
-select, but that variable is read once at import) installed on its YfData singleton, so `responses` replays
-Yahoo too whatever the import order, and no environment variable leaks into the rest of the session."""
+"""Offline harness for the live providers: sockets are blocked; HTTP is answered either by `responses`
+(the `http` fixture, akshare only) or by the fake network of tests/providers/http (the `net` fixture),
+which sits under both real transports: `requests` for akshare and yfinance's own curl_cffi session."""
 
 from __future__ import annotations
 
-import re
 import socket
 from datetime import UTC, datetime
 
 import pytest
-import requests
 import responses
 
 
@@ -43,28 +39,35 @@ def fresh_akshare_caches():
     zh.index_code_id_map_em.cache_clear()
 
 
-@pytest.fixture(scope="session")
-def _yf_cache_dir(tmp_path_factory):
-    import yfinance as yf
+@pytest.fixture
+def market():
+    from tests.providers.http.upstreams import Market
 
-    path = tmp_path_factory.mktemp("yf-cache")
-    yf.set_tz_cache_location(str(path))
-    return path
+    return Market()
 
 
 @pytest.fixture
-def yahoo(http, _yf_cache_dir):
-    """A fresh yfinance session state, with the cookie and crumb endpoints answered."""
+def net(monkeypatch, market, tmp_path):
+    """Both transports faked, every upstream served from `market`, yfinance started afresh on its default
+    curl_cffi session with empty caches (persistent ones in this test's folder)."""
+    import yfinance as yf
+    from yfinance import cache as yf_cache
     from yfinance.data import SingletonMeta, YfData
 
+    from tests.providers.http.transport import FakeNet, install_curl, install_requests
+    from tests.providers.http.upstreams import serve
+
+    fake = FakeNet()
+    install_requests(fake, monkeypatch)
+    install_curl(fake, monkeypatch)
+    serve(fake, market)
+    monkeypatch.setattr(yf_cache._TzCacheManager, "_tz_cache", None)
+    monkeypatch.setattr(yf_cache._CookieCacheManager, "_Cookie_cache", None)
+    monkeypatch.setattr(yf_cache._ISINCacheManager, "_isin_cache", None)
+    yf.set_tz_cache_location(str(tmp_path / "yf-cache"))
     SingletonMeta._instances.pop(YfData, None)
-    YfData(session=requests.Session())
     YfData.cache_get.cache_clear()
-    http.add(responses.GET, "https://fc.yahoo.com/", body="", status=404)
-    http.add(
-        responses.GET, re.compile(r"https://query\d\.finance\.yahoo\.com/v1/test/getcrumb"), body="testcrumb"
-    )
-    yield http
+    yield fake
     SingletonMeta._instances.pop(YfData, None)
     YfData.cache_get.cache_clear()
 

@@ -1,6 +1,7 @@
 import json
+import subprocess
+import sys
 import time
-from datetime import date
 
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ from orchestration.resources.providers.resilience import (
     RetryPolicy,
     TransientError,
     call_with_retry,
-    effective_from,
+    capped_timeout,
     fetch_each,
     first_success,
     http_guard,
@@ -168,14 +169,33 @@ def test_tidy_rejects_empty_frames_renamed_columns_and_nans():
         )
 
 
-def test_effective_from_carries_the_count_in_force_into_the_window():
-    frame = pd.DataFrame(
-        {
-            "as_of_date": [date(2025, 6, 30), date(2025, 10, 27), date(2026, 3, 1)],
-            "shares_outstanding": [1.0, 2.0, 3.0],
-        }
+def test_a_callers_own_timeout_is_capped_by_the_setting():
+    assert capped_timeout(None, 2.0) == 2.0
+    assert capped_timeout(30, 2.0) == 2.0 and capped_timeout(0.5, 2.0) == 0.5
+    assert capped_timeout((3.05, 27), 2.0) == (2.0, 2.0)
+
+
+def test_curl_timeout_with_its_status_0_response_is_transient():
+    from curl_cffi.requests.exceptions import Timeout
+
+    class Blank:
+        status_code = 0
+
+    assert is_transient(Timeout("Operation timed out", 28, Blank()))
+
+
+def test_importing_the_providers_patches_nothing_until_a_guard_is_used():
+    code = (
+        "import requests, curl_cffi.requests as c\n"
+        "import orchestration.resources.providers.live\n"
+        "from orchestration.resources.providers.resilience import curl_guard, http_guard\n"
+        "patched = lambda: (hasattr(requests.Session.request, '_ctr_guard'), hasattr(c.Session.request, '_ctr_guard'))\n"
+        "assert patched() == (False, False), patched()\n"
+        "with http_guard(1.0, 0), curl_guard(1.0, 0):\n"
+        "    pass\n"
+        "assert patched() == (True, True), patched()\n"
     )
-    out = effective_from(frame, date(2026, 1, 1), date(2026, 1, 31), "s")
-    assert out.values.tolist() == [[date(2026, 1, 1), 2.0]]
-    with pytest.raises(ProviderError, match="no share count in force on or before 2025-01-31"):
-        effective_from(frame, date(2025, 1, 1), date(2025, 1, 31), "s")
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

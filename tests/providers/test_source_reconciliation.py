@@ -1,11 +1,9 @@
 """The cross-source comparison (pure) and the asset check on raw.index_prices that runs it."""
 
-import copy
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-import responses
 from dagster import ConfigurableResource, DailyPartitionsDefinition, asset, materialize
 
 from assets.checks.source_reconciliation import (
@@ -14,7 +12,7 @@ from assets.checks.source_reconciliation import (
     reconcile_closes,
 )
 from orchestration.resources.providers.live import LiveProvider
-from tests.providers.helpers import EM_CLIST, FAST, load, serve_chart, serve_klines
+from tests.providers.helpers import FAST
 
 D = date.fromisoformat
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.SettingWithCopyWarning")
@@ -75,14 +73,14 @@ def raw_index_prices() -> None:
     """Stand-in for the lead's raw asset: the check only needs the key."""
 
 
-def serve_both_sources(http, hstech_scale: float = 1.0) -> None:
-    serve_klines(http, {"1.000688": "em_index_000688.json", "124.HSTECH": "em_hk_index_HSTECH.json"})
-    http.add(responses.GET, EM_CLIST, json=load("em_hk_index_spot.json"))
-    serve_chart(http, "000688.SS", (200, load("yahoo_chart_000688.SS.json")))
-    hstech = copy.deepcopy(load("yahoo_chart_HSTECH.HK.json"))
-    quote = hstech["chart"]["result"][0]["indicators"]["quote"][0]
-    quote["close"] = [round(c * hstech_scale, 2) for c in quote["close"]]
-    serve_chart(http, "HSTECH.HK", (200, hstech))
+def serve_both_sources(market, hstech_scale: float = 1.0) -> None:
+    """Yahoo serves the indices eastmoney serves, HSTECH optionally scaled (a disagreement)."""
+    from dataclasses import replace
+
+    market.bars["yahoo:000688.SS"] = market.series("em:1.000688", "XSHG")
+    market.bars["yahoo:HSTECH.HK"] = [
+        replace(b, close=round(b.close * hstech_scale, 2)) for b in market.series("em:124.HSTECH", "XHKG")
+    ]
 
 
 def run_check(provider) -> tuple[bool, dict]:
@@ -94,15 +92,15 @@ def run_check(provider) -> tuple[bool, dict]:
     return evaluation.passed, {k: v.value for k, v in evaluation.metadata.items()}
 
 
-def test_check_passes_when_akshare_and_yahoo_agree(yahoo):
-    serve_both_sources(yahoo)
+def test_check_passes_when_akshare_and_yahoo_agree(net, market, clock):
+    serve_both_sources(market)
     passed, metadata = run_check(LiveProvider(**FAST))
     assert passed, metadata["summary"]
     assert metadata["window"] == "2025-12-17..2026-01-16" and metadata["mismatched_indices"] == []
 
 
-def test_check_fails_and_names_the_mismatches(yahoo):
-    serve_both_sources(yahoo, hstech_scale=1.02)
+def test_check_fails_and_names_the_mismatches(net, market, clock):
+    serve_both_sources(market, hstech_scale=1.02)
     passed, metadata = run_check(LiveProvider(**FAST))
     assert not passed and metadata["mismatched_indices"] == ["HSTECH"]
     assert "FAIL HSTECH" in metadata["summary"] and "OK STAR50" in metadata["summary"]
