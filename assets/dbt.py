@@ -20,7 +20,9 @@ from dagster_dbt import (
 )
 
 from assets.metadata import with_table_metadata
+from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
+from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -65,10 +67,16 @@ def build_dbt_assets() -> AssetsDefinition:
         # marts in the same single run as the raw backfill.
         backfill_policy=BackfillPolicy.single_run(),
     )
-    def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    def warehouse_dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, published: PublishedWarehouse
+    ):
         dbt_vars = run_window(context.run.tags)
         invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
         # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).
         yield from with_table_metadata(invocation, warehouse)
+        # Reached only when dbt succeeded (a failed build raises above). A run of some marts alone, from
+        # the UI, leaves the published copy in step; in a full run the report or the publish step does it.
+        if context.selected_asset_keys:
+            publish_unless_a_later_step_does(context, warehouse, published, later=[REPORT_KEY, PUBLISHED_KEY])
 
     return warehouse_dbt_models

@@ -29,6 +29,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import PROJECT_ROOT
@@ -536,7 +537,11 @@ def _parse_as_of(value: str | None) -> date | None:
     metadata={"table": REPORT_TABLE},
 )
 def rpt_headline(
-    context: AssetExecutionContext, config: HeadlineConfig, warehouse: Warehouse, report_output: ReportOutput
+    context: AssetExecutionContext,
+    config: HeadlineConfig,
+    warehouse: Warehouse,
+    report_output: ReportOutput,
+    published: PublishedWarehouse,
 ) -> MaterializeResult:
     requested = _parse_as_of(config.as_of)
     generated_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -556,6 +561,8 @@ def rpt_headline(
     report_file = folder / REPORT_FILE
     write_atomically(report_file, report_markdown(table, as_of, label, CHART_FILES.__getitem__).encode())
     context.log.info(f"Headline report as of {as_of} ({label}) written to {report_file}")
+    # Run alone (from the UI, for another as-of date), the report is the run's last write.
+    publication = publish_unless_a_later_step_does(context, warehouse, published, later=[PUBLISHED_KEY])
 
     return MaterializeResult(
         metadata={
@@ -565,5 +572,6 @@ def rpt_headline(
             "dagster/row_count": MetadataValue.int(len(table)),
             "report_file": MetadataValue.path(str(report_file)),
             "reports_folder": MetadataValue.path(str(folder)),
+            "publication": MetadataValue.text(publication),
         }
     )

@@ -6,12 +6,16 @@ import sys
 
 import duckdb
 import pytest
+from dagster import AssetExecutionContext, DagsterInstance, asset, materialize
 
-from assets import publish as publish_module
+from assets import publication as publish_module
+from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.publish import publish, published_path_for
+from assets.report import REPORT_KEY
+from orchestration.definitions import build_definitions
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import PROJECT_ROOT
-from tests.sample_slice import sample_warehouse
+from orchestration.settings import PROJECT_ROOT, Settings
+from tests.sample_slice import SLICE_END, env_set, sample_warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +102,89 @@ def test_a_broken_copy_is_never_published(warehouse, monkeypatch):
         publish(warehouse, target)
     assert target.read_bytes() == before
     assert list(target.parent.glob("*.tmp")) == []
+
+
+def report_rows(database):
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return conn.execute("select * exclude (generated_at) from marts.rpt_headline order by line").fetchall()
+
+
+def test_a_ui_run_of_only_the_report_leaves_the_published_copy_with_the_new_report(sample, warehouse, tmp_path):
+    # The README's "report as of another date": the report alone, selected in the UI, which launches the
+    # implicit asset job with that selection; no publish asset, no sensor, no daemon.
+    database = warehouse.database
+    target = published_path_for(database)
+    publish(warehouse, target)
+    assert {r[0] for r in report_rows(target)} == {SLICE_END}
+
+    env = {**sample.env, "DUCKDB_DATABASE": database}
+    as_of = "2026-01-02"
+    with env_set(env):
+        job = build_definitions(Settings()).resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(
+            asset_selection=[REPORT_KEY],
+            run_config={"ops": {"marts__rpt_headline": {"config": {"as_of": as_of}}}},
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    assert result.success
+    assert [m.asset_key for m in result.get_asset_materialization_events()] == [REPORT_KEY]
+    new_rows = report_rows(database)
+    assert {r[0].isoformat() for r in new_rows} == {as_of}
+    assert report_rows(target) == new_rows
+    metadata = result.asset_materializations_for_node("marts__rpt_headline")[0].metadata
+    assert metadata["publication"].value == f"published to {target}"
+    assert list(target.parent.glob("*.tmp")) == []
+
+
+def test_a_full_run_copies_the_warehouse_once_from_its_last_step(sample):
+    with sample.instance() as instance:
+        record = instance.get_latest_materialization_event(REPORT_KEY)
+        messages = [e.user_message for e in instance.all_logs(record.run_id)]
+    assert record.asset_materialization.metadata["publication"].value.startswith("left to published/warehouse")
+    # The dbt step and the report each leave it to the next; only the publish asset copies.
+    assert sum(m.startswith("Publication left to") for m in messages) == 2
+    assert sum(m.startswith("Published ") for m in messages) == 1
+
+
+# The decision alone, on a graph shaped like the project's: marts -> report -> publish.
+MART, REPORT = "mart", "report"
+
+
+def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, monkeypatch):
+    copies = []
+    monkeypatch.setattr(publish_module, "publish", lambda warehouse, target: copies.append(target) or {})
+
+    @asset(key=MART)
+    def mart(context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse):
+        publish_unless_a_later_step_does(context, warehouse, published, later=[REPORT_KEY, PUBLISHED_KEY])
+
+    @asset(key=REPORT_KEY, deps=[mart])
+    def report(context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse):
+        publish_unless_a_later_step_does(context, warehouse, published, later=[PUBLISHED_KEY])
+
+    @asset(key=PUBLISHED_KEY, deps=[report])
+    def publish_asset(warehouse: Warehouse, published: PublishedWarehouse):
+        publish_module.publish(warehouse, published.path)
+
+    resources = {
+        "warehouse": Warehouse(database=str(tmp_path / "w.duckdb")),
+        "published": PublishedWarehouse(path=str(tmp_path / "published" / "w.duckdb")),
+    }
+    every = [mart, report, publish_asset]
+    for selection, publishing_step in [
+        (None, "publish"), ([mart.key], "mart"), ([report.key], "report"), ([mart.key, report.key], "report"),
+        ([mart.key, PUBLISHED_KEY], "publish"),
+    ]:
+        copies.clear()
+        result = materialize(every, selection=selection, resources=resources, instance=DagsterInstance.ephemeral())
+        assert result.success
+        assert len(copies) == 1, (selection, copies)
+        steps = [e.step_key for e in result.all_events if e.is_step_success]
+        assert steps[-1] == {"mart": "mart", "report": "marts__rpt_headline", "publish": "published__warehouse"}[
+            publishing_step
+        ], selection
+    # Only the report, as a job of that one asset (dagster.materialize([rpt_headline]) in a script).
+    copies.clear()
+    assert materialize([report], resources=resources, instance=DagsterInstance.ephemeral()).success
+    assert len(copies) == 1

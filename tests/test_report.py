@@ -10,6 +10,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from assets import report
+from assets.publication import PublishedWarehouse, published_path_for
 from assets.report import (
     CHART_FILES,
     REPORT_FILE,
@@ -57,6 +58,7 @@ def run_report(database, reports, as_of=None, synthetic=False):
         resources={
             "warehouse": Warehouse(database=str(database)),
             "report_output": ReportOutput(directory=str(reports), synthetic_sample=synthetic),
+            "published": PublishedWarehouse(path=str(published_path_for(database))),
         },
         run_config=config,
         instance=DagsterInstance.ephemeral(),
