@@ -11,7 +11,7 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from pydantic import Field
 
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
+from orchestration.calendars import WEEKDAYS, session_on
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import PROJECT_ROOT
 
@@ -51,6 +52,10 @@ HEADLINE_INDEX_ORDER = ["STAR50", "HSTECH", "NDX"]
 HEADLINE_ROLES = ["china_tech", "benchmark"]
 CN_BASKET, PEER_BASKET = "CN_AI", "GLOBAL_AI_EX_CN"
 SYNTHETIC = "synthetic sample"
+# A side may trail by this many sessions of its own exchange(s) and still be compared: a market that
+# has not closed yet when the other side's run loads (1), a late or retried load (2, 3). More means the
+# source stopped, and the line says its dates are mismatched.
+MAX_SESSIONS_APART = 3
 
 REPORT_FILE = "headline.md"
 CHART_FILES = {
@@ -98,12 +103,20 @@ def one_year_back(d: date) -> date:
 
 # One row per fact; `line` is the reading order. Units follow the marts: returns and the ratio are
 # fractions, change_1y_pct is in percent, money in USD.
+#
+# Each line names the date of each side it rests on: the subject's own (`subject_as_of`) and, for a
+# comparison, the other side's (`compared_as_of`: the benchmark's close, the peer basket's value). A
+# side that trails the report date or the other side by more than MAX_SESSIONS_APART sessions of its
+# own exchange(s) marks the line `dates_mismatched`, and a comparison between such sides gives no
+# verdict. `sessions_missed(side, after, upto)` counts the side's sessions in (after, upto] from the
+# temp table `report_side_sessions` (see side_sessions()).
 HEADLINE_SQL = """
 create or replace table marts.rpt_headline as
 with params as (
-    select $as_of::date as as_of_date, $data_label::varchar as data_label, $generated_at::timestamp as generated_at
+    select $as_of::date as as_of_date, $data_label::varchar as data_label, $generated_at::timestamp as generated_at,
+           $max_apart::integer as max_apart
 ), headline_indices as (
-    select index_id, name,
+    select index_id, name, currency,
            coalesce(list_position($index_order::varchar[], index_id), 1000) as index_order
     from marts.dim_index
     where role in (select unnest($roles::varchar[]))
@@ -119,26 +132,33 @@ with params as (
     union all
     select index_id, trade_date, '1Y', 3, trailing_1y_return from index_latest
 ), benchmarks as (
-    select index_id as benchmark_id from marts.dim_index where is_benchmark
+    select index_id as benchmark_id, currency as benchmark_currency from marts.dim_index where is_benchmark
 ), relative as (
-    select rp.index_id, rp.benchmark_id, rp.period, rp.benchmark_return, rp.excess_return, rp.outperformed
+    select rp.index_id, rp.benchmark_id, rp.period, rp.benchmark_return, rp.excess_return, rp.outperformed,
+           b.benchmark_currency,
+           -- The benchmark close the mart compared with: its latest on or before the index's date.
+           (select max(c.trade_date) from marts.fct_index_returns as c
+            where c.index_id = rp.benchmark_id and c.trade_date <= rp.trade_date) as benchmark_date
     from marts.fct_relative_performance as rp
     join index_latest as l on l.index_id = rp.index_id and l.trade_date = rp.trade_date
-    where rp.benchmark_id in (select benchmark_id from benchmarks)
+    join benchmarks as b using (benchmark_id)
 ), index_rows as (
-    select 1 as topic_order, h.index_order, ip.period_order, 'index_return' as topic, ip.index_id as subject,
-           h.name as subject_name, ip.period, 'return' as measure, ip.index_return as value, 'fraction' as unit,
-           ip.trade_date as value_date, r.benchmark_id, r.benchmark_return as benchmark_value, r.excess_return,
-           r.outperformed,
+    select 1 as topic_order, h.index_order, ip.period_order as measure_order, 'index_return' as topic,
+           ip.index_id as subject, h.name as subject_name, ip.period, 'return' as measure, ip.index_return as value,
+           'fraction' as unit, ip.trade_date as value_date, r.benchmark_id, r.benchmark_return as benchmark_value,
+           r.excess_return, r.outperformed,
            case when ip.index_return is not null
                 then rank() over (partition by ip.period order by ip.index_return desc nulls last) end as rank,
+           h.currency, ip.index_id as subject_side, ip.trade_date as subject_as_of,
+           r.benchmark_id as compared_with, r.benchmark_date as compared_as_of,
            h.name || ' ' || coalesce(printf('%+.1f%%', 100 * ip.index_return), 'n/a') || ' ' || ip.period
-               || ' to ' || strftime(ip.trade_date, '%Y-%m-%d')
-               || case when r.benchmark_id is null then ''
-                       else ' vs ' || r.benchmark_id || ' ' || coalesce(printf('%+.1f%%', 100 * r.benchmark_return), 'n/a')
-                            || case when r.outperformed then ': ahead by '
-                                    when not r.outperformed then ': behind by ' else '' end
-                            || coalesce(printf('%.1f pts', abs(100 * r.excess_return)), '') end as headline
+               || coalesce(' in ' || h.currency, '') || ' to ' || strftime(ip.trade_date, '%Y-%m-%d') as claim,
+           ' vs ' || r.benchmark_id || ' ' || coalesce(printf('%+.1f%%', 100 * r.benchmark_return), 'n/a')
+               || coalesce(' in ' || r.benchmark_currency, '')
+               || case when r.benchmark_date <> ip.trade_date then ' to ' || strftime(r.benchmark_date, '%Y-%m-%d')
+                       else '' end as versus,
+           case when r.outperformed then ': ahead by ' when not r.outperformed then ': behind by ' else '' end
+               || coalesce(printf('%.1f pts', abs(100 * r.excess_return)), '') as verdict
     from index_periods as ip
     join headline_indices as h using (index_id)
     left join relative as r on r.index_id = ip.index_id and r.period = ip.period
@@ -160,21 +180,30 @@ with params as (
             (6, 'members', b.members::double, 'count')
          ) as m(measure_order, measure, value, unit)
     where b.basket_id = $cn or m.measure = 'market_cap_usd'
+), basket_valued as (
+    select basket_id, trade_date from marts.fct_ai_basket_market_cap where market_cap_usd is not null
 ), ratio_rows as (
     select 3 as topic_order, 1 as index_order, 1 as measure_order, 'ai_market_cap_ratio' as topic,
            $cn || '/' || $peer as subject, $cn || ' / ' || $peer as subject_name, null as period,
-           'cn_to_peer_ratio' as measure, r.cn_to_peer_ratio as value, 'fraction' as unit, r.trade_date as value_date
+           'cn_to_peer_ratio' as measure, r.cn_to_peer_ratio as value, 'fraction' as unit, r.trade_date as value_date,
+           -- The mart carries each basket's latest value forward: these are the dates of the two values.
+           (select max(v.trade_date) from basket_valued as v
+            where v.basket_id = $cn and v.trade_date <= r.trade_date) as cn_date,
+           (select max(v.trade_date) from basket_valued as v
+            where v.basket_id = $peer and v.trade_date <= r.trade_date) as peer_date
     from marts.fct_ai_market_cap_ratio as r, params as p
     -- Not `qualify row_number() over (order by ...) = 1`: DuckDB 1.5.5 rewrites that into an
     -- aggregate which returns one all-NULL row when nothing qualifies.
     where r.trade_date = (select max(trade_date) from marts.fct_ai_market_cap_ratio where trade_date <= p.as_of_date)
 ), facts as (
-    select topic_order, index_order, period_order as measure_order, topic, subject, subject_name, period, measure,
-           value, unit, value_date, benchmark_id, benchmark_value, excess_return, outperformed, rank, headline
+    select topic_order, index_order, measure_order, topic, subject, subject_name, period, measure, value, unit,
+           value_date, benchmark_id, benchmark_value, excess_return, outperformed, rank, currency, subject_side,
+           subject_as_of, compared_with, compared_as_of, claim, versus, verdict
     from index_rows
     union all
     select topic_order, index_order, measure_order, topic, subject, subject_name, period, measure, value, unit,
-           value_date, null, null, null, null, null,
+           value_date, null, null, null, null, null, case when unit in ('usd', 'percent') then 'USD' end,
+           subject, value_date, null, null,
            subject || ' ' ||
            case measure when 'market_cap_usd' then 'market cap on '
                         when 'market_cap_usd_1y_ago' then 'market cap one year before '
@@ -186,23 +215,67 @@ with params as (
            coalesce(case when measure = 'change_1y_usd'
                               then (case when value < 0 then '-' else '+' end) || printf('USD %,.1f bn', abs(value) / 1e9)
                          when unit = 'usd' then printf('USD %,.1f bn', value / 1e9)
-                         when unit = 'percent' then printf('%+.1f%%', value)
-                         else printf('%d', value::bigint) end, 'n/a')
+                         when unit = 'percent' then printf('%+.1f%% in USD', value)
+                         else printf('%d', value::bigint) end, 'n/a'),
+           null, null
     from basket_rows
     union all
     select topic_order, index_order, measure_order, topic, subject, subject_name, period, measure, value, unit,
-           value_date, null, null, null, null, null,
+           value_date, null, null, null, null, null, 'USD', $cn, cn_date, $peer, peer_date,
            $cn || ' market cap as a share of ' || $peer || ' on ' || strftime(value_date, '%Y-%m-%d') || ': '
            || coalesce(printf('%.2f%%', 100 * value), 'n/a')
+           || case when cn_date <> value_date or peer_date <> value_date
+                   then ' (' || $cn || ' value of ' || strftime(cn_date, '%Y-%m-%d') || ', ' || $peer || ' of '
+                        || strftime(peer_date, '%Y-%m-%d') || ')' else '' end,
+           null, null
     from ratio_rows
+), dated as (
+    select f.*,
+           sessions_missed(f.subject_side, f.subject_as_of, p.as_of_date) as subject_behind,
+           case when f.compared_with is not null
+                then sessions_missed(f.compared_with, f.compared_as_of, p.as_of_date) end as compared_behind,
+           -- The older side's own sessions between the two sides' dates.
+           case when f.compared_as_of < f.subject_as_of
+                     then sessions_missed(f.compared_with, f.compared_as_of, f.subject_as_of)
+                when f.compared_as_of > f.subject_as_of
+                     then sessions_missed(f.subject_side, f.subject_as_of, f.compared_as_of)
+                when f.compared_with is not null then 0 end as sides_apart
+    from facts as f, params as p
+), flagged as (
+    select d.*, greatest(d.subject_behind, coalesce(d.compared_behind, 0)) as sessions_behind,
+           -- Both sides are on or before the report date, so sides_apart > max_apart implies this too.
+           greatest(d.subject_behind, coalesce(d.compared_behind, 0)) > p.max_apart as dates_mismatched,
+           nullif(concat_ws('; ',
+               case when d.subject_behind > p.max_apart
+                    then d.subject_side || ' data ends ' || strftime(d.subject_as_of, '%Y-%m-%d') || ', '
+                         || d.subject_behind || ' sessions before ' || strftime(p.as_of_date, '%Y-%m-%d') end,
+               case when d.compared_behind > p.max_apart
+                    then d.compared_with || ' data ends ' || strftime(d.compared_as_of, '%Y-%m-%d') || ', '
+                         || d.compared_behind || ' sessions before ' || strftime(p.as_of_date, '%Y-%m-%d') end
+           ), '') as note
+    from dated as d, params as p
 )
 select p.as_of_date,
        row_number() over (order by f.topic_order, f.index_order, f.subject, f.measure_order)::integer as line,
        f.topic, f.subject, f.subject_name, f.period, f.measure, f.value, f.unit, f.value_date,
        f.benchmark_id, f.benchmark_value, f.excess_return, f.outperformed, f.rank::integer as rank,
-       f.headline, p.data_label, p.generated_at
-from facts as f, params as p
+       f.claim || coalesce(f.versus, '')
+           || case when f.versus is null then ''
+                   when f.sides_apart > p.max_apart then ': not comparable'
+                   else coalesce(f.verdict, '') end
+           || case when f.dates_mismatched then ' [dates mismatched: ' || f.note || ']' else '' end as headline,
+       p.data_label, p.generated_at,
+       f.currency, f.subject_as_of, f.compared_with, f.compared_as_of, f.sides_apart::integer as sessions_apart,
+       f.sessions_behind::integer as sessions_behind, f.dates_mismatched, f.note
+from flagged as f, params as p
 order by line
+"""
+
+SESSIONS_MACRO = """
+create or replace temp macro sessions_missed(side_id, after_date, upto_date) as (
+    select count(*) from report_side_sessions
+    where side = side_id and session_date > after_date and session_date <= upto_date
+)
 """
 
 
@@ -228,13 +301,56 @@ def data_label(conn: duckdb.DuckDBPyConnection, synthetic_sample: bool) -> str:
     return ", ".join(sources) or "no data"
 
 
+def side_sessions(conn: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """(side, session_date): the sessions of each index's exchange and of the union of each basket's
+    members' exchanges, from the day after the oldest latest date any side has up to `as_of`.
+
+    A side that trails another only over its own exchange's holidays (Golden Week, a US holiday) has
+    missed no session and is in step; one that missed sessions its exchange held has stopped.
+    """
+    sides = conn.execute(
+        """
+        select index_id as side, coalesce(calendar, ?) as calendar from marts.dim_index
+        union
+        select basket_id, coalesce(calendar, ?) from marts.dim_security where basket_id is not null
+        """,
+        [WEEKDAYS, WEEKDAYS],
+    ).fetchall()
+    oldest = conn.execute(
+        """
+        select min(d) from (
+            select max(trade_date) as d from marts.fct_index_returns where trade_date <= ? group by index_id
+            union all
+            select max(trade_date) from marts.fct_ai_basket_market_cap
+            where trade_date <= ? and market_cap_usd is not null group by basket_id)
+        """,
+        [as_of, as_of],
+    ).fetchone()[0]
+    rows: set[tuple[str, date]] = set()
+    if oldest is not None:
+        days = [oldest + timedelta(days=n) for n in range(1, (as_of - oldest).days + 1)]
+        held = {
+            name: [d for d in days if session_on(name, d) is not None] for name in {calendar for _, calendar in sides}
+        }
+        rows = {(side, d) for side, calendar in sides for d in held[calendar]}
+    return pd.DataFrame(sorted(rows), columns=["side", "session_date"])
+
+
 def build_headline_table(conn: duckdb.DuckDBPyConnection, as_of: date, label: str, generated_at: datetime) -> pd.DataFrame:
+    sessions = side_sessions(conn, as_of)
+    conn.execute("create or replace temp table report_side_sessions (side varchar, session_date date)")
+    if len(sessions):
+        conn.register("side_sessions_frame", sessions)
+        conn.execute("insert into report_side_sessions select side, session_date from side_sessions_frame")
+        conn.unregister("side_sessions_frame")
+    conn.execute(SESSIONS_MACRO)
     conn.execute(
         HEADLINE_SQL,
         {
             "as_of": as_of,
             "data_label": label,
             "generated_at": generated_at,
+            "max_apart": MAX_SESSIONS_APART,
             "index_order": HEADLINE_INDEX_ORDER,
             "roles": HEADLINE_ROLES,
             "cn": CN_BASKET,
@@ -356,22 +472,28 @@ def render_charts(data: ChartData, as_of: date, label: str) -> dict[str, Any]:
         if frame.empty:
             no_data(ax)
             return fig
+        last = frame.trade_date.max()
         for label_text, series in frame.groupby("label", sort=False):
-            # The end value goes in the legend: end-of-line labels collide when indices end close.
+            # The end value goes in the legend: end-of-line labels collide when indices end close. So
+            # does the end date of a line that stops before the others, which is easy to miss on a plot.
+            end = series.trade_date.iloc[-1]
+            ended = f" on {end:%Y-%m-%d}" if end != last else ""
             ax.plot(pd.to_datetime(series.trade_date), series.rebased, linewidth=1.6,
-                    label=f"{label_text}: {series.rebased.iloc[-1]:.1f}")
+                    label=f"{label_text}: {series.rebased.iloc[-1]:.1f}{ended}")
         ax.axhline(100, color="0.5", linewidth=0.8)
-        ax.set_ylabel("rebased to 100")
+        ax.set_ylabel("rebased to 100, local currency")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         return fig
 
     charts = {
         "indices_ytd": lines(
             data.indices_ytd,
-            f"Year to date: indices rebased to 100 at the last close of {data.ytd_base.year - 1}, to {as_of}",
+            f"Year to date, in local currency: indices rebased to 100 at the last close of"
+            f" {data.ytd_base.year - 1}, to {as_of}",
         ),
         "indices_1y": lines(
-            data.indices_1y, f"One year: indices rebased to 100 as of {data.one_year_base}, to {as_of}"
+            data.indices_1y,
+            f"One year, in local currency: indices rebased to 100 as of {data.one_year_base}, to {as_of}",
         ),
     }
 
@@ -429,6 +551,10 @@ def _usd_bn(value: Any, signed: bool = False) -> str:
     return f"{sign}USD {abs(value) / 1e9:,.1f} bn"
 
 
+def _mismatched(rows: pd.DataFrame) -> bool:
+    return bool(rows.dates_mismatched.fillna(False).any())
+
+
 def report_markdown(table: pd.DataFrame, as_of: date, label: str, image: Callable[[str], str]) -> str:
     """The report as Markdown; `image(chart)` gives each chart's URL (a file name, or a data: URI)."""
     title = _titled(f"China tech rally: the headline as of {as_of}", label)
@@ -437,32 +563,61 @@ def report_markdown(table: pd.DataFrame, as_of: date, label: str, image: Callabl
         out += ["> Built from the bundled **synthetic sample** (`sample_data/`): realistic in shape, not market data.", ""]
     else:
         out += [f"Data: {label}.", ""]
+    flagged = table[table.dates_mismatched.fillna(False).astype(bool)]
+    if len(flagged):
+        notes = list(dict.fromkeys(flagged.note.dropna()))
+        out += [
+            (f"> **Dates mismatched**: {len(flagged)} of {len(table)} figures rest on data more than"
+             f" {MAX_SESSIONS_APART} trading sessions older than the report date or than what they are compared"
+             " with; each says so below, and a comparison of sides that far apart gives no verdict."),
+            *(f"> - {n}" for n in notes),
+            "",
+        ]
 
     idx = table[table.topic == "index_return"]
     if len(idx):
-        out += ["## Index returns", "", "| index | as of | MTD | YTD | 1Y |", "|---|---|---|---|---|"]
+        out += [
+            "## Index returns",
+            "",
+            "Price returns in each index's own (local) currency, not converted to USD.",
+            "",
+            "| index | currency | as of | MTD | YTD | 1Y |",
+            "|---|---|---|---|---|---|",
+        ]
         for subject, rows in idx.groupby("subject", sort=False):
             by_period = dict(zip(rows.period, rows.value, strict=True))
+            stale = " (dates mismatched)" if _mismatched(rows) else ""
             out.append(
-                f"| {rows.subject_name.iloc[0]} | {rows.value_date.iloc[0]:%Y-%m-%d} | {_pct(by_period.get('MTD'))}"
+                f"| {rows.subject_name.iloc[0]} | {rows.currency.iloc[0] or 'n/a'}"
+                f" | {rows.value_date.iloc[0]:%Y-%m-%d}{stale} | {_pct(by_period.get('MTD'))}"
                 f" | {_pct(by_period.get('YTD'))} | {_pct(by_period.get('1Y'))} |"
             )
-        out += ["", "**Who outperformed whom**", ""]
+        out += ["", "**Who outperformed whom** (each in its local currency)", ""]
         for period, rows in idx.groupby("period", sort=False):
             ranked = rows[rows.value.notna()].sort_values("rank")
             if len(ranked):
-                out.append(f"- {period}: " + " > ".join(f"{r.subject_name} {_pct(r.value)}" for r in ranked.itertuples()))
+                mixed = ranked.value_date.nunique() > 1 and (ranked.sessions_behind > MAX_SESSIONS_APART).any()
+                stale = " (dates mismatched: the ranking mixes dates)" if mixed else ""
+                out.append(
+                    f"- {period}: "
+                    + " > ".join(f"{r.subject_name} {_pct(r.value)} to {r.value_date:%Y-%m-%d}" for r in ranked.itertuples())
+                    + stale
+                )
             else:
                 out.append(f"- {period}: n/a (no reference close in the data)")
         versus = idx[idx.benchmark_id.notna()]
         if len(versus):
-            out += ["", "| index | period | index return | benchmark | benchmark return | excess (pts) | outperformed |",
-                    "|---|---|---|---|---|---|---|"]
+            out += ["", ("| index | period | index return | as of | benchmark | benchmark return | as of"
+                         " | excess (pts) | outperformed |"), "|---|---|---|---|---|---|---|---|---|"]
             for r in versus.itertuples():
                 excess = "n/a" if pd.isna(r.excess_return) else f"{100 * r.excess_return:+.1f}"
-                won = "n/a" if pd.isna(r.outperformed) else ("yes" if r.outperformed else "no")
-                out.append(f"| {r.subject_name} | {r.period} | {_pct(r.value)} | {r.benchmark_id}"
-                           f" | {_pct(r.benchmark_value)} | {excess} | {won} |")
+                if not pd.isna(r.sessions_apart) and r.sessions_apart > MAX_SESSIONS_APART:
+                    won = "not comparable (dates mismatched)"
+                else:
+                    won = "n/a" if pd.isna(r.outperformed) else ("yes" if r.outperformed else "no")
+                out.append(f"| {r.subject_name} | {r.period} | {_pct(r.value)} | {r.subject_as_of:%Y-%m-%d}"
+                           f" | {r.benchmark_id} | {_pct(r.benchmark_value)} | {r.compared_as_of:%Y-%m-%d}"
+                           f" | {excess} | {won} |")
         out.append("")
 
     cap = table[(table.topic == "ai_market_cap") & (table.subject == CN_BASKET)]
@@ -471,20 +626,28 @@ def report_markdown(table: pd.DataFrame, as_of: date, label: str, image: Callabl
         when = cap.value_date.iloc[0]
         members = "n/a" if pd.isna(m.get("members_priced")) else f"{m['members_priced']:.0f} of {m['members']:.0f}"
         change_pct = "n/a" if pd.isna(m.get("change_1y_pct")) else f"{m['change_1y_pct']:+.1f}%"
+        stale = f" (dates mismatched: {cap.note.dropna().iloc[0]})" if _mismatched(cap) else ""
         out += [
             f"## AI market cap: {CN_BASKET}",
             "",
-            f"- Market cap on {when:%Y-%m-%d}: **{_usd_bn(m.get('market_cap_usd'))}** ({members} members priced)",
+            f"- Market cap on {when:%Y-%m-%d}: **{_usd_bn(m.get('market_cap_usd'))}** ({members} members priced){stale}",
             f"- One year earlier (as of {one_year_back(when.date())}): {_usd_bn(m.get('market_cap_usd_1y_ago'))}",
-            f"- Change over the year: **{_usd_bn(m.get('change_1y_usd'), signed=True)} ({change_pct})**",
+            f"- Change over the year in USD: **{_usd_bn(m.get('change_1y_usd'), signed=True)} ({change_pct})**",
         ]
     peer = table[(table.topic == "ai_market_cap") & (table.subject == PEER_BASKET)]
     ratio = table[table.topic == "ai_market_cap_ratio"]
     if len(ratio):
+        r = ratio.iloc[0]
         peer_text = f" ({PEER_BASKET}: {_usd_bn(peer.value.iloc[0])})" if len(peer) else ""
+        sides = (
+            f" ({CN_BASKET} value of {r.subject_as_of:%Y-%m-%d}, {PEER_BASKET} of {r.compared_as_of:%Y-%m-%d})"
+            if r.subject_as_of != r.value_date or r.compared_as_of != r.value_date
+            else ""
+        )
+        stale = f" (dates mismatched: {r.note})" if r.dates_mismatched else ""
         out.append(
-            f"- {CN_BASKET} / {PEER_BASKET} on {ratio.value_date.iloc[0]:%Y-%m-%d}:"
-            f" **{_pct(ratio.value.iloc[0], signed=False)}**{peer_text}"
+            f"- {CN_BASKET} / {PEER_BASKET} on {r.value_date:%Y-%m-%d}:"
+            f" **{_pct(r.value, signed=False)}**{peer_text}{sides}{stale}"
         )
     if len(cap) or len(ratio):
         out.append("")
@@ -493,14 +656,17 @@ def report_markdown(table: pd.DataFrame, as_of: date, label: str, image: Callabl
 
     out += ["## Charts", ""]
     captions = {
-        "indices_ytd": "Indices rebased to 100 since the start of the year",
-        "indices_1y": "Indices rebased to 100 one year back",
+        "indices_ytd": "Indices rebased to 100 since the start of the year, in local currency",
+        "indices_1y": "Indices rebased to 100 one year back, in local currency",
         "cn_ai_market_cap": f"{CN_BASKET} market cap by subsector",
         "cn_to_peer_ratio": f"{CN_BASKET} as a share of {PEER_BASKET}",
     }
     for chart, caption in captions.items():
         out += [f"![{_titled(caption, label)}]({image(chart)})", ""]
-    out.append(f"Values are as of {as_of}: each is the latest row on or before it. Table: `{REPORT_TABLE}`.")
+    out.append(
+        f"Values are as of {as_of}: each is the latest row on or before it, dated where it is given. Index"
+        f" returns are in local currency, market caps in USD. Table: `{REPORT_TABLE}`."
+    )
     return "\n".join(out) + "\n"
 
 
@@ -573,5 +739,6 @@ def rpt_headline(
             "report_file": MetadataValue.path(str(report_file)),
             "reports_folder": MetadataValue.path(str(folder)),
             "publication": MetadataValue.text(publication),
+            "dates_mismatched": MetadataValue.int(int(table.dates_mismatched.fillna(False).sum())),
         }
     )

@@ -129,6 +129,13 @@ def test_report_table_restates_the_marts_as_of_the_latest_date(sample, copy):
     assert list(mtd.value) == sorted(mtd.value, reverse=True)
     assert table.line.tolist() == list(range(1, len(table) + 1))
     assert table.headline.notna().all()
+    # Every series ends on the same day: nothing is flagged, and each side carries its date.
+    assert not table.dates_mismatched.any()
+    assert table.note.isna().all()
+    assert set(table.subject_as_of.dt.date) == {SLICE_END}
+    assert set(table[table.compared_with.notna()].compared_as_of.dt.date) == {SLICE_END}
+    # Index returns are in the index's own currency, and say so.
+    assert hstech.currency == "HKD" and " in HKD " in hstech.headline and " in USD" in hstech.headline
 
 
 def test_as_of_is_configurable_and_means_the_latest_row_on_or_before_it(copy, tmp_path):
@@ -144,6 +151,83 @@ def test_as_of_is_configurable_and_means_the_latest_row_on_or_before_it(copy, tm
         ).fetchone()[0]
     assert value(table, "index_return", "NDX", "return", "MTD").value == pytest.approx(expected)
     assert "as of 2026-01-01" in (tmp_path / "reports" / REPORT_FILE).read_text()
+    # A day every exchange was closed: no side missed a session.
+    assert not table.dates_mismatched.any()
+    assert set(table.sessions_behind) == {0}
+
+
+def stop_series(database, index_id=None, index_after=None, basket_id=None, basket_after=None):
+    """As a stale source or a user's export leaves the marts: a series without rows after a date."""
+    with duckdb.connect(str(database)) as conn:
+        if index_id:
+            conn.execute("delete from marts.fct_index_returns where index_id = ? and trade_date > ?",
+                         [index_id, index_after])
+        if basket_id:
+            conn.execute("delete from marts.fct_ai_basket_market_cap where basket_id = ? and trade_date > ?",
+                         [basket_id, basket_after])
+
+
+def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(copy, tmp_path):
+    # NDX stops six weeks before the others, CN_AI a week and a half: the default report is as of the
+    # latest date in the warehouse, SLICE_END.
+    ndx_end, cn_end = date(2025, 12, 5), date(2026, 1, 7)
+    stop_series(copy, "NDX", ndx_end, "CN_AI", cn_end)
+    reports = tmp_path / "reports"
+    result = run_report(copy, reports)
+    assert result.success
+    table = headline(copy)
+    assert set(table.as_of_date.dt.date) == {SLICE_END}
+
+    ndx_lines = table[(table.topic == "index_return") & (table.subject == "NDX")]
+    versus_ndx = table[table.benchmark_id == "NDX"]
+    cn_lines = table[table.subject == "CN_AI"]
+    ratio = value(table, "ai_market_cap_ratio", "CN_AI/GLOBAL_AI_EX_CN", "cn_to_peer_ratio")
+    affected = set(ndx_lines.line) | set(versus_ndx.line) | set(cn_lines.line) | {ratio.line}
+    assert len(versus_ndx) == 6 and len(cn_lines) == 6
+    for row in table.itertuples():
+        if row.line in affected:
+            assert row.dates_mismatched, row.headline
+            assert "[dates mismatched: " in row.headline, row.headline
+            assert row.sessions_behind > report.MAX_SESSIONS_APART
+        else:
+            assert not row.dates_mismatched, row.headline
+            assert "dates mismatched" not in row.headline
+            assert pd.isna(row.note)
+    assert set(table[~table.dates_mismatched].subject) == {"GLOBAL_AI_EX_CN"}
+
+    # A comparison names both sides' dates and gives no verdict on them.
+    for row in versus_ndx.itertuples():
+        assert row.subject_as_of.date() == SLICE_END and row.compared_as_of.date() == ndx_end
+        assert row.sessions_apart > report.MAX_SESSIONS_APART
+        assert f"to {SLICE_END}" in row.headline and "vs NDX" in row.headline
+        assert f"to {ndx_end}" in row.headline and ": not comparable" in row.headline
+        assert "ahead by" not in row.headline and "behind by" not in row.headline
+        assert f"NDX data ends {ndx_end}" in row.note
+    assert set(ndx_lines.value_date.dt.date) == {ndx_end}
+    assert set(cn_lines.value_date.dt.date) == {cn_end}
+    assert ratio.subject_as_of.date() == cn_end and ratio.compared_as_of.date() == SLICE_END
+    assert f"CN_AI value of {cn_end}" in ratio.headline
+
+    text = (reports / REPORT_FILE).read_text()
+    assert "**Dates mismatched**" in text
+    assert f"NDX data ends {ndx_end}" in text and f"CN_AI data ends {cn_end}" in text
+    assert text.count("not comparable (dates mismatched)") == len(versus_ndx)
+    assert "the ranking mixes dates" in text
+    metadata = result.asset_materializations_for_node("marts__rpt_headline")[0].metadata
+    assert metadata["dates_mismatched"].value == len(affected)
+
+
+def test_a_side_closed_for_its_own_holiday_is_in_step(copy, tmp_path):
+    # Christmas: Shanghai trades, the Nasdaq and Hong Kong do not. NDX's and HSTECH's closes are a day
+    # older than STAR 50's but they missed no session, so the comparison stands, with both dates shown.
+    assert run_report(copy, tmp_path / "reports", as_of="2025-12-25").success
+    table = headline(copy)
+    star = value(table, "index_return", "STAR50", "return", "MTD")
+    assert star.subject_as_of.date() == date(2025, 12, 25) and star.compared_as_of.date() == date(2025, 12, 24)
+    assert star.sessions_apart == 0
+    assert "vs NDX" in star.headline and "to 2025-12-24" in star.headline
+    assert "ahead by" in star.headline or "behind by" in star.headline
+    assert not table.dates_mismatched.any()
 
 
 def test_an_as_of_before_any_data_gives_an_empty_report_not_a_failure(copy, tmp_path):
@@ -195,6 +279,20 @@ def test_synthetic_sample_says_so_in_every_title(copy, tmp_path):
     assert len(figures) == len(CHART_FILES)
     for fig in figures.values():
         assert all(SYNTHETIC in ax.get_title(loc="left") for ax in fig.axes)
+
+
+def test_report_and_charts_say_index_returns_are_in_local_currency(copy, tmp_path):
+    reports = tmp_path / "reports"
+    assert run_report(copy, reports).success
+    text = (reports / REPORT_FILE).read_text()
+    assert "in each index's own (local) currency" in text
+    assert "| SSE STAR 50 | CNY |" in text
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        figures = render_charts(report.load_chart_data(conn, SLICE_END), SLICE_END, "mine")
+    for chart in ("indices_ytd", "indices_1y"):
+        ax = figures[chart].axes[0]
+        assert "in local currency" in ax.get_title(loc="left")
+        assert "local currency" in ax.get_ylabel()
 
 
 def test_sample_provenance_in_raw_marks_the_data_synthetic(tmp_path):
