@@ -1,62 +1,347 @@
-"""Entry points behind the make targets: materialise the whole graph over the right date range."""
+"""Entry points behind the make targets: materialise the whole graph over the right date range.
+
+The terminal gets one line per asset step as it finishes (read from the run's event log while the run
+goes on), warnings, failures, and at the end the headline report; dbt's output and every event go to
+a log file whose path is printed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import re
+import shutil
+import signal
 import sys
+import textwrap
+import threading
+import time
 import warnings
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import TextIO
 
 import duckdb
 from dagster import BetaWarning, DagsterInstance, PreviewWarning
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    REPOSITORY_LABEL_TAG,
+)
+from dagster._core.utils import make_new_run_id
 
 from orchestration.jobs import MATERIALIZE_ALL_JOB
+from orchestration.recovery import (
+    lock_message,
+    recover_dead_runs,
+    slot_holders,
+    warehouse_lock_error,
+    worker_tags,
+)
 from orchestration.resources.providers import ProviderError, SourceUnreachableError
-from orchestration.settings import Settings, get_settings
+from orchestration.settings import PROJECT_ROOT, Settings, get_settings
+
+# workspace.yaml's location name: with this tag the UI lists CLI runs under the job, as its own runs.
+REPOSITORY_LABEL = "__repository__@china_tech_rally"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Dagster notices about its own APIs (backfill_policy, pools, `dagster dev`) are for developers, not for
+# someone running the demo or the UI. The UI's processes are separate interpreters: they get the same
+# filters through PYTHONWARNINGS, which can only match a message's start (their categories are not
+# importable at interpreter start).
+QUIET_WARNINGS = (
+    "ignore:Parameter `backfill_policy` of function",
+    "ignore:Parameter `pool` of function",
+    "ignore:Function `dev_command` is superseded",
+)
 
 
-def materialize_range(settings: Settings, start: date, end: date) -> bool:
+def ensure_dagster_home() -> Path:
+    """DAGSTER_HOME as the make targets set it, so `python -m orchestration.cli` works on its own too."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def published_path(settings: Settings) -> Path:
+    from assets.publish import published_path_for
+
+    return published_path_for(settings.duckdb_database)
+
+
+class LogFile(io.TextIOBase):
+    """The run's full log: dbt's output (which dagster-dbt writes to sys.stdout) and every event."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file = path.open("w", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._file.write(ANSI.sub("", text))
+            self._file.flush()
+        return len(text)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+        super().close()
+
+
+@contextmanager
+def stdout_to(log: LogFile) -> Iterator[None]:
+    saved = sys.stdout
+    sys.stdout = log
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
+def step_label(step_key: str) -> str:
+    return "dbt build" if step_key == "warehouse_dbt_models" else step_key.replace("__", "/")
+
+
+def _metadata_value(metadata: dict, key: str):
+    value = metadata.get(key)
+    return getattr(value, "value", value)
+
+
+class Progress(threading.Thread):
+    """Follows the run's event log while the run executes in the main thread, and reports as it goes."""
+
+    def __init__(self, instance: DagsterInstance, run_id: str, out: TextIO, log: LogFile):
+        super().__init__(daemon=True, name="progress")
+        self.instance, self.run_id, self.out, self.log = instance, run_id, out, log
+        self.cursor: str | None = None
+        self.done = threading.Event()
+        self.rows: dict[str, dict[str, int]] = {}  # step -> asset -> rows
+        self.assets: dict[str, set[str]] = {}
+        self.checks: dict[str, list] = {}  # step -> evaluations
+        self.failures: list[str] = []
+        self.blocked: set[str] = set()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self.poll()
+        self.poll()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=30)
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+        self.log.write(line + "\n")
+
+    def poll(self) -> None:
+        try:
+            while True:
+                connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, limit=500)
+                for record in connection.records:
+                    self.handle(record.event_log_entry)
+                self.cursor = connection.cursor
+                if not connection.has_more:
+                    return
+        except Exception as exc:  # noqa: BLE001 - a progress line is never worth failing the run for
+            self.log.write(f"progress: could not read the event log: {exc!r}\n")
+
+    def handle(self, entry) -> None:
+        stamp = datetime.fromtimestamp(entry.timestamp).strftime("%H:%M:%S")
+        level = entry.level if isinstance(entry.level, int) else 20
+        self.log.write(f"{stamp} {entry.step_key or '-'} {entry.user_message or entry.message}\n")
+        event = entry.dagster_event
+        step = entry.step_key or ""
+        if event is None:
+            if level >= 30:  # context.log.warning / error in an asset
+                self.say(f"  {'warning' if level < 40 else 'error'} ({step_label(step)}): {entry.user_message}")
+            return
+        kind = event.event_type
+        if kind == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            asset = materialization.asset_key.to_user_string()
+            metadata = materialization.metadata
+            rows = _metadata_value(metadata, "rows_written")
+            if rows is None:
+                rows = _metadata_value(metadata, "dagster/row_count")
+            self.assets.setdefault(step, set()).add(asset)
+            # A ranged raw load reports the same rows on every partition's event: count them once.
+            if isinstance(rows, int):
+                self.rows.setdefault(step, {})[asset] = rows
+        elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            self.checks.setdefault(step, []).append(event.event_specific_data)
+        elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
+            if step not in self.blocked:
+                self.blocked.add(step)
+                holders = "; ".join(slot_holders(self.instance)) or "another run"
+                self.say(f"  waiting: {step_label(step)} needs the warehouse pool slot ({holders})")
+        elif kind == DagsterEventType.STEP_SUCCESS and step in self.assets:
+            self.say(self.step_line(step, event.event_specific_data.duration_ms / 1000))
+        elif kind == DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            text = error.to_string() if error else (event.message or "")
+            self.failures.append(text)
+            first = (error.message if error else text).strip().splitlines() or ["(no message)"]
+            self.say(f"  FAILED {step_label(step)}: {first[0][:300]}")
+
+    def step_line(self, step: str, seconds: float) -> str:
+        assets = self.assets.get(step, set())
+        rows = self.rows.get(step, {})
+        if step == "warehouse_dbt_models":
+            evaluations = self.checks.get(step, [])
+            passed = sum(1 for c in evaluations if c.passed)
+            what = f"{len(assets)} models and seeds, {passed} of {len(evaluations)} tests passed"
+        elif rows:
+            what = f"{sum(rows.values()):,} rows"
+        else:
+            what = f"{len(assets)} asset{'s' if len(assets) != 1 else ''}"
+        return f"  {step_label(step):<28} {what:<46} {seconds:6.1f}s"
+
+
+def materialize_range(settings: Settings, start: date, end: date, out: TextIO = sys.stdout) -> bool:
     from orchestration.definitions import build_definitions
 
+    instance = DagsterInstance.get()
+    for recovered in recover_dead_runs(instance):
+        print(recovered.line(), file=out, flush=True)
+    lock = warehouse_lock_error(settings.duckdb_database)
+    if lock:
+        print(lock_message(lock, published_path(settings)), file=out, flush=True)
+        print("No run was started; the warehouse is as the last run left it.", file=out, flush=True)
+        return False
+
     defs = build_definitions(settings)
-    partitions_def = defs.resolve_job_def(MATERIALIZE_ALL_JOB).partitions_def
-    keys = partitions_def.get_partition_keys()
+    job = defs.resolve_job_def(MATERIALIZE_ALL_JOB)
+    keys = job.partitions_def.get_partition_keys()
     first, last = max(start.isoformat(), keys[0]), min(end.isoformat(), keys[-1])
-    print(f"Materialising every asset for {first}..{last} as one run ({settings.source}).", flush=True)
-    result = defs.resolve_job_def(MATERIALIZE_ALL_JOB).execute_in_process(
-        instance=DagsterInstance.get(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        raise_on_error=False,
-    )
+    run_id = make_new_run_id()
+    log = LogFile(settings.duckdb_database.parent / "logs" / f"run-{run_id[:8]}.log")
+    print(f"Materialising every asset for {first}..{last} as one run ({settings.source}); full log: {log.path}",
+          file=out, flush=True)
+    progress = Progress(instance, run_id, out, log)
+    began = time.monotonic()
+    progress.start()
+    try:
+        with stdout_to(log):
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: first,
+                    ASSET_PARTITION_RANGE_END_TAG: last,
+                    REPOSITORY_LABEL_TAG: REPOSITORY_LABEL,
+                    **worker_tags(),
+                },
+                # The terminal gets the progress lines above; every event is in the log file and the UI.
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                raise_on_error=False,
+            )
+    finally:
+        progress.stop()
+        log.close()
+    keep_partial_parse(run_id)
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [c for c in checks if not c.passed]
-    print(f"\nRun {result.run_id}: {'succeeded' if result.success else 'FAILED'}; "
-          f"{len(checks) - len(failed)} of {len(checks)} asset checks passed.")
-    for check in failed:
+    print(f"Run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - began:.0f}s;"
+          f" {len(checks) - len(failed)} of {len(checks)} asset checks passed.", file=out)
+    for check in failed[:15]:
         print(f"  failed ({check.severity.value}): {check.asset_check_key.to_user_string()}"
-              f" {check.description or ''}".rstrip())
+              f" {check.description or ''}".rstrip()[:300], file=out)
+    if len(failed) > 15:
+        print(f"  ... and {len(failed) - 15} more (see the UI or {log.path})", file=out)
+    lock_lines = {m for m in (lock_message(text, published_path(settings)) for text in progress.failures) if m}
+    for line in sorted(lock_lines):
+        print(line, file=out)
+    if not result.success:
+        dbt_errors = [
+            line.rstrip() for line in log.path.read_text(encoding="utf-8").splitlines()
+            if re.search(r"\b(ERROR|FAIL)\b|Failure in|Error in|Compilation Error|Runtime Error", line)
+        ]
+        for line in dbt_errors[:12]:
+            print(f"  {line[:300]}", file=out)
+        print(f"Full log (dbt's output and every event): {log.path}", file=out)
+    out.flush()
     return result.success
 
 
-def print_summary(settings: Settings) -> None:
-    print(f"\nWarehouse: {settings.duckdb_database}")
-    with duckdb.connect(str(settings.duckdb_database), read_only=True) as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables"
-            " where table_schema in ('raw', 'marts') and table_type = 'BASE TABLE' order by 1, 2"
-        ).fetchall()
-        for schema, table in tables:
-            count = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-            print(f"  {schema}.{table:<32} {count:>10,} rows")
-    from assets.publish import published_path_for
+def keep_partial_parse(run_id: str) -> None:
+    """Keep this run's dbt parse state for the next run.
+
+    dagster-dbt gives every dbt invocation its own target folder, seeded with target/partial_parse.msgpack
+    from `make`'s `dbt parse`. That parse ran without the run window's --vars (and perhaps with another
+    DUCKDB_DATABASE), so dbt rejects it and parses everything again, every run ("Unable to do partial
+    parsing"). The state dbt saved in this run's folder matches the next run's window and profile.
+    """
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    target = DBT_PROJECT_DIR / "target"
+    for saved in target.glob(f"warehouse_dbt_models-{run_id[:7]}-*/partial_parse.msgpack"):
+        staging = target / f".partial_parse.{os.getpid()}"
+        shutil.copyfile(saved, staging)
+        os.replace(staging, target / "partial_parse.msgpack")  # atomic: a concurrent run reads old or new
+
+
+def _table_counts(conn, schema: str) -> list[tuple[str, int]]:
+    tables = conn.execute(
+        "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE'"
+        " order by 1", [schema],
+    ).fetchall()
+    return [(t, conn.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0]) for (t,) in tables]
+
+
+def _readable(settings: Settings) -> Path:
+    """The published copy when there is one: it never waits for, nor blocks, a run."""
+    published = published_path(settings)
+    return published if published.exists() else settings.duckdb_database
+
+
+def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
     from assets.report import default_reports_dir
 
+    source = _readable(settings)
+    print(f"\nWarehouse: {settings.duckdb_database}", file=out)
+    try:
+        with duckdb.connect(str(source), read_only=True) as conn:
+            for schema in ("raw", "marts"):
+                counts = ", ".join(f"{t} {n:,}" for t, n in _table_counts(conn, schema)) or "no tables"
+                print(textwrap.fill(f"{schema}: {counts}", width=100, initial_indent="  ",
+                                    subsequent_indent="    "), file=out)
+    except duckdb.Error as exc:
+        print(f"  (cannot read {source}: {str(exc).splitlines()[0]})", file=out)
     reports = settings.reports_dir or default_reports_dir(settings.duckdb_database)
-    print(f"Published read-only copy (query this one): {published_path_for(settings.duckdb_database)}")
-    print(f"Headline report: {reports / 'headline.md'}")
-    print("Browse it all: make ui, then http://127.0.0.1:3000")
+    print(f"Published read-only copy (query this one): {published_path(settings)}", file=out)
+    print(f"Headline report: {reports / 'headline.md'}   Browse it all: make ui, then http://127.0.0.1:3000",
+          file=out)
+
+
+def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
+    source = _readable(settings)
+    try:
+        with duckdb.connect(str(source), read_only=True) as conn:
+            rows = conn.execute(
+                "select as_of_date, data_label, headline from marts.rpt_headline order by line"
+            ).fetchall()
+    except duckdb.Error as exc:
+        print(f"No headline report in {source} ({str(exc).splitlines()[0]}); run `make demo` first.", file=out)
+        return False
+    if not rows:
+        print(f"marts.rpt_headline in {source} is empty.", file=out)
+        return False
+    as_of, label = rows[0][0], rows[0][1]
+    print(f"\nHeadline as of {as_of}{f' ({label})' if label else ''}:", file=out)
+    for _, _, line in rows:
+        print(f"  {line}", file=out)
+    return True
 
 
 def demo(settings: Settings) -> int:
@@ -69,6 +354,7 @@ def demo(settings: Settings) -> int:
         return 2
     ok = materialize_range(settings, settings.start_date, span[1])
     print_summary(settings)
+    print_headline(settings)
     return 0 if ok else 1
 
 
@@ -83,21 +369,51 @@ def run_live(settings: Settings) -> int:
         return 3
     ok = materialize_range(settings, settings.start_date, date.today())
     print_summary(settings)
+    print_headline(settings)
     return 0 if ok else 1
 
 
+def ui(host: str, port: str) -> int:
+    """Replace this process with `dagster dev`, set up to stop on SIGTERM and to log no false alarms."""
+    home = ensure_dagster_home()
+    env = dict(os.environ)
+    # From DAGSTER_HOME, `dagster dev` does not warn that the project's dagster.yaml "will not be used"
+    # (make copies it into DAGSTER_HOME: it is used); the code location is then found on PYTHONPATH.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONWARNINGS"] = ",".join(p for p in (env.get("PYTHONWARNINGS"), *QUIET_WARNINGS) if p)
+    # Started in the background (make from a script, nohup, a test) SIGINT arrives ignored, and
+    # `dagster dev` maps SIGTERM onto SIGINT's handler: it would ignore both. Ignored signals survive
+    # exec, default ones become Python's KeyboardInterrupt, which `dagster dev` shuts down on.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(home)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    args = [dagster, "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", port]
+    sys.stdout.flush()
+    os.execve(dagster, args, env)
+    return 1  # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
-    # Beta/preview notices (backfill_policy, pools) are for developers, not for someone running a demo.
     warnings.filterwarnings("ignore", category=BetaWarning)
     warnings.filterwarnings("ignore", category=PreviewWarning)
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli")
-    parser.add_argument("command", choices=["demo", "run", "summary"])
+    parser.add_argument("command", choices=["demo", "run", "summary", "headline", "ui"])
+    parser.add_argument("--host", default="127.0.0.1", help="ui: address to bind")
+    parser.add_argument("--port", default="3000", help="ui: port")
     args = parser.parse_args(argv)
+    if args.command == "ui":
+        return ui(args.host, args.port)
+    ensure_dagster_home()
+    # dbt's colours would land in the log file as escape codes.
+    os.environ.setdefault("DBT_USE_COLORS", "false")
     settings = get_settings()
     try:
         if args.command == "summary":
             print_summary(settings)
             return 0
+        if args.command == "headline":
+            return 0 if print_headline(settings) else 1
         if args.command == "run":
             if settings.source != "live":
                 settings = settings.model_copy(update={"source": "live"})
