@@ -7,48 +7,51 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 # A backfill over years of daily partitions would otherwise log one "planned" event per asset and day.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := true
-# dbt resolves relative paths from dbt_project/, Python from the project root: hand both an absolute one.
-ifdef DUCKDB_DATABASE
-export DUCKDB_DATABASE := $(abspath $(DUCKDB_DATABASE))
-endif
 
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 MANIFEST := dbt_project/target/manifest.json
-DBT := cd dbt_project && ../$(VENV)/bin/dbt
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup demo run test ui validate manifest clean bench chromium
+.PHONY: help setup demo run headline test ui validate manifest clean bench chromium
 
 help:
 	@echo "make demo   set up, then materialise everything on the bundled sample (or CTR_SNAPSHOT_DIR)"
 	@echo "make test   set up, then run the whole test suite"
 	@echo "make ui     open the Dagster UI on http://127.0.0.1:3000"
 	@echo "make run    materialise from the live sources (akshare + yfinance; needs internet)"
+	@echo "make headline  print the headline report of the last run"
 
 $(VENV)/.synced: pyproject.toml uv.lock
+	@echo "Setting up the Python environment in $(VENV)/ (uv sync, quiet; a minute on a first run)"
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --frozen
+	@$(UV) sync --frozen --quiet
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	@cp dagster.yaml $@
 
 $(MANIFEST): $(VENV)/.synced $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v target/)
-	$(DBT) parse --profiles-dir . --quiet
+	@echo "Parsing the dbt project"
+	@# With the settings' env (absolute DUCKDB_DATABASE, dbt target), as every run has: dbt keeps its parse cache.
+	@$(PY) -m assets.dbt
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml $(MANIFEST)
 
 manifest: $(MANIFEST)
 
 demo: setup
-	$(PY) -m orchestration.cli demo
+	@$(PY) -m orchestration.cli demo
 
 run: setup
-	CTR_SOURCE=live $(PY) -m orchestration.cli run
+	@CTR_SOURCE=live $(PY) -m orchestration.cli run
+
+# The headline report of the last run, from the published copy (no lock, even while a run writes).
+headline: $(VENV)/.synced
+	@$(PY) -m orchestration.cli headline
 
 test: setup chromium
 	$(VENV)/bin/pytest
@@ -68,8 +71,11 @@ chromium:
 validate: setup
 	$(VENV)/bin/dagster definitions validate -m orchestration.definitions
 
+# The CLI execs `dagster dev` from DAGSTER_HOME with SIGINT/SIGTERM restored: Ctrl-C and a SIGTERM to
+# make (which make passes on) stop the UI and its processes, even when make was started in the background.
+UI_PORT ?= 3000
 ui: setup
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@exec $(PY) -m orchestration.cli ui --host 127.0.0.1 --port $(UI_PORT)
 
 
 clean:
