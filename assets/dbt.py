@@ -1,11 +1,14 @@
 """The dbt project as Dagster assets: every model and seed is an asset, every dbt test a check."""
 # No `from __future__ import annotations`: Dagster inspects the context annotation at decoration time.
 
-import json
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, Config
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -18,15 +21,18 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+from pydantic import Field
 
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
 from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# The manifest's path does not depend on the target; the resource names the target per Settings.
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=get_settings().dbt_target)
 
 _GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
@@ -46,18 +52,77 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return _GROUPS.get(fqn[1] if len(fqn) > 2 else "", "marts")
 
 
+@contextmanager
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """os.environ with `values` set (None: unset) for the block: dbt is a subprocess that inherits it."""
+
+    def apply(changes: Mapping[str, str | None]) -> None:
+        for key, value in changes.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    saved = {key: os.environ.get(key) for key in values}
+    apply(values)
+    try:
+        yield
+    finally:
+        apply(saved)
+
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """dbt with the warehouse settings in its environment: profiles.yml reads plain env vars."""
+
+    env: dict[str, str] = Field(default_factory=dict)
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
+        with environment(self.env):
+            return super().cli(args, **kwargs)
+
+
+def build_dbt_resource(settings: Settings, dbt_executable: str = "dbt") -> WarehouseDbtCliResource:
+    return WarehouseDbtCliResource(
+        project_dir=dbt_project, target=settings.dbt_target, env=settings.dbt_env(), dbt_executable=dbt_executable
+    )
+
+
+def prepare_manifest(settings: Settings, always: bool = False) -> None:
+    """Parse the project into target/manifest.json with the same env as the runs (so their partial
+    parse holds). `always`: the make targets and tests; otherwise only under `dagster dev`, which
+    re-parses on every code-location load to pick up edits."""
+    # The preparer runs `dbt` from PATH: the venv's, even when the venv is not activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    with environment({**settings.dbt_env(), "PATH": path}):
+        if always:
+            dbt_project.preparer.prepare(dbt_project)
+        else:
+            dbt_project.prepare_if_dev()
+
+
 def run_window(tags: Mapping[str, str]) -> dict[str, str | None]:
-    """The raw partition window of this run, handed to dbt as vars (the hook for incremental marts)."""
+    """The raw partition window of this run (None, None without partitions: recompute everything).
+
+    Handed to dbt as env vars, not --vars: a change of --vars makes dbt re-parse the whole project.
+    """
     start = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
     end = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
-    return {"min_date": start, "max_date": end}
+    return {"CTR_WINDOW_MIN_DATE": start, "CTR_WINDOW_MAX_DATE": end}
 
 
-def build_dbt_assets() -> AssetsDefinition:
-    # Unpartitioned on purpose: every mart is rebuilt whole from raw, so one materialisation per run is
-    # the truth. Daily partitions here would record ~20 assets x every day of a backfill as events
-    # (minutes of event-log writes on SQLite) for no information. When the marts become incremental
-    # they take the raw partitions_def and BackfillPolicy.single_run(), with these vars as the window.
+class DbtBuildConfig(Config):
+    # Rebuild the incremental models whole (`dbt build --full-refresh`), e.g. after a model's SQL changed.
+    full_refresh: bool = False
+
+
+def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
+    prepare_manifest(settings or get_settings())
+
+    # Unpartitioned on purpose, although the incremental models recompute only the run's window (the
+    # rows from its first day on): a partitioned asset records one materialisation per partition, so a
+    # one-year backfill would write ~20 models x 365 days of events for no information. The window
+    # comes from the run's partition tags instead (run_window), so a schedule tick or a backfill
+    # still recomputes just what it loaded.
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
@@ -68,10 +133,20 @@ def build_dbt_assets() -> AssetsDefinition:
         backfill_policy=BackfillPolicy.single_run(),
     )
     def warehouse_dbt_models(
-        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, published: PublishedWarehouse
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+        published: PublishedWarehouse,
+        config: DbtBuildConfig,
     ):
-        dbt_vars = run_window(context.run.tags)
-        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        window = run_window(context.run.tags)
+        context.log.info(
+            "dbt build: full refresh" if config.full_refresh
+            else f"dbt build: incremental models recompute from {window['CTR_WINDOW_MIN_DATE']}"
+            if window["CTR_WINDOW_MIN_DATE"] else "dbt build: no partition window, every row is recomputed"
+        )
+        with environment(window):
+            invocation = dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context)
         # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).
         yield from with_table_metadata(invocation, warehouse)
         # Reached only when dbt succeeded (a failed build raises above). A run of some marts alone, from
@@ -80,3 +155,8 @@ def build_dbt_assets() -> AssetsDefinition:
             publish_unless_a_later_step_does(context, warehouse, published, later=[REPORT_KEY, PUBLISHED_KEY])
 
     return warehouse_dbt_models
+
+
+if __name__ == "__main__":
+    # `make setup` and a fresh clone: dagster-dbt reads target/manifest.json when the code location loads.
+    prepare_manifest(get_settings(), always=True)

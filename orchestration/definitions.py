@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 from dagster import Definitions, in_process_executor
-from dagster_dbt import DbtCliResource
 
 from assets.checks import build_asset_checks, with_mart_freshness_policy
-from assets.dbt import build_dbt_assets, dbt_project
+from assets.dbt import build_dbt_assets, build_dbt_resource
 from assets.publish import PublishedWarehouse, publish_warehouse, published_path_for
 from assets.raw import build_raw_assets
 from assets.report import ReportOutput, default_reports_dir, rpt_headline
@@ -50,7 +49,7 @@ def build_definitions(settings: Settings) -> Definitions:
     checks = build_asset_checks(settings)
     return Definitions(
         assets=with_mart_freshness_policy(
-            [*build_raw_assets(partitions_def), build_dbt_assets(), rpt_headline, publish_warehouse]
+            [*build_raw_assets(partitions_def), build_dbt_assets(settings), rpt_headline, publish_warehouse]
         ),
         asset_checks=checks,
         jobs=build_jobs(partitions_def),
@@ -58,7 +57,7 @@ def build_definitions(settings: Settings) -> Definitions:
         resources={
             "provider": build_provider(settings),
             "warehouse": Warehouse(database=str(settings.duckdb_database)),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+            "dbt": build_dbt_resource(settings, dbt_executable()),
             "clock": build_clock(settings),
             "report_output": ReportOutput(
                 directory=str(settings.reports_dir or default_reports_dir(settings.duckdb_database)),

@@ -34,16 +34,28 @@ class Settings(BaseSettings):
     start_date: date = Field(default=date(2024, 1, 1), validation_alias="CTR_START_DATE")
     # Unset: `reports/` in the project for the default warehouse, else `reports/` beside the warehouse.
     reports_dir: Path | None = Field(default=None, validation_alias="CTR_REPORTS_DIR")
+    # The warehouse kind, which is also the name of its output in dbt_project/profiles.yml.
+    warehouse: Literal["duckdb", "ducklake"] = Field(default="duckdb", validation_alias="CTR_WAREHOUSE")
 
     @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod
     def _resolve(cls, value: Path | None) -> Path | None:
         return None if value is None else _project_path(value)
 
-    @field_validator("source", mode="before")
+    @field_validator("source", "warehouse", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def dbt_target(self) -> str:
+        return self.warehouse
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment dbt's profile reads: plain values, paths already absolute, so dbt (which runs
+        from dbt_project/) and Python agree on one file without path logic in profiles.yml. Identical
+        for the parse and every run, so dbt keeps its partial-parse cache."""
+        return {"DUCKDB_DATABASE": str(self.duckdb_database)}
 
     @cached_property
     def is_bundled_sample(self) -> bool:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +9,7 @@ from dagster import DagsterInstance, Definitions, instance_for_test
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.jobs import MATERIALIZE_ALL_JOB
-from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.settings import Settings
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -22,10 +20,11 @@ os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
     """dagster-dbt loads target/manifest.json at import; `make test` prepares it, a bare pytest may not."""
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    if not manifest.exists():
-        subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", ".", "--quiet"], cwd=DBT_PROJECT_DIR, check=True)
-    return manifest
+    from assets.dbt import dbt_project, prepare_manifest
+
+    if not dbt_project.manifest_path.exists():
+        prepare_manifest(Settings(), always=True)
+    return dbt_project.manifest_path
 
 
 @pytest.fixture

@@ -1,6 +1,10 @@
 -- The daily calendar of each basket: one row per (basket_id, symbol, trade_date) for every date on
 -- which any member of the basket traded, from the member's own first close onwards. Members listed on
 -- different exchanges keep different holidays; the union lets the basket be valued on all of them.
+-- Incremental: the dates from the window start on (a member's first close is still read from all
+-- of its history).
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 with
 
@@ -12,7 +16,9 @@ member_trading_days as (
 
 basket_dates as (
 
-    select distinct basket_id, trade_date from member_trading_days
+    select distinct basket_id, trade_date
+    from member_trading_days
+    where {{ in_window('trade_date') }}
 
 ),
 

@@ -1,30 +1,41 @@
 -- Each basket member's close, FX rate and share count as of every date of its basket's calendar.
 -- "As of d" is the latest row dated on or before d, so a member on holiday carries its last close,
--- and FX and share counts carry forward between observations.
+-- and FX and share counts carry forward between observations. Incremental: the dates from the
+-- window start on, each input from the value in force at the window start.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 with
 
 member_dates as (
 
-    select basket_id, symbol, trade_date from {{ ref('int_basket_member_dates') }}
+    select basket_id, symbol, trade_date
+    from {{ ref('int_basket_member_dates') }}
+    where {{ in_window('trade_date') }}
 
 ),
 
 member_prices as (
 
-    select basket_id, symbol, trade_date, close, currency from {{ ref('int_basket_member_prices') }}
+    select basket_id, symbol, trade_date, close, currency
+    from {{ ref('int_basket_member_prices') }}
+    where {{ asof_lookback(ref('int_basket_member_prices'), ['basket_id', 'symbol'], 'trade_date') }}
 
 ),
 
 fx_rates as (
 
-    select currency, trade_date, usd_per_unit from {{ ref('stg_fx_rates') }}
+    select currency, trade_date, usd_per_unit
+    from {{ ref('stg_fx_rates') }}
+    where {{ asof_lookback(ref('stg_fx_rates'), ['currency'], 'trade_date') }}
 
 ),
 
 shares_outstanding as (
 
-    select symbol, as_of_date, shares_outstanding from {{ ref('stg_shares_outstanding') }}
+    select symbol, as_of_date, shares_outstanding
+    from {{ ref('stg_shares_outstanding') }}
+    where {{ asof_lookback(ref('stg_shares_outstanding'), ['symbol'], 'as_of_date') }}
 
 ),
 

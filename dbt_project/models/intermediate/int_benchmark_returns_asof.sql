@@ -2,13 +2,18 @@
 -- index on which the benchmark has a close as of d. The benchmark side is measured on the index's
 -- calendar: its close as of d against its own closes at d's anchors. Markets keep different
 -- holidays, so the benchmark's last close may predate d (and its MTD is 0 on the first trading day
--- of a month before it has traded in that month).
+-- of a month before it has traded in that month). Incremental: the index dates from the window start
+-- on, the benchmark's closes back to the earliest anchor.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 with
 
 index_prices as (
 
-    select index_id, trade_date from {{ ref('stg_index_prices') }}
+    select index_id, trade_date
+    from {{ ref('stg_index_prices') }}
+    where {{ in_window('trade_date') }}
 
 ),
 
@@ -21,6 +26,7 @@ benchmark_prices as (
 
     from {{ ref('stg_index_prices') }}
     where index_id in {{ benchmark_id_list() }}
+        and {{ asof_lookback(ref('stg_index_prices'), ['index_id'], 'trade_date', anchors=true) }}
 
 ),
 

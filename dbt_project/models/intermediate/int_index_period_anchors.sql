@@ -1,12 +1,17 @@
 -- One row per (index_id, trade_date) of the index's own series, with the reference closes behind its
 -- daily, MTD, YTD and trailing one-year returns. Each look-back is its own as-of join so the rules
--- stay readable; anchors are always the index's own earlier closes.
+-- stay readable; anchors are always the index's own earlier closes. Incremental: an incremental run
+-- recomputes the rows from the window start on, reading closes back to the earliest anchor.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 with
 
 index_prices as (
 
-    select index_id, trade_date, close from {{ ref('stg_index_prices') }}
+    select index_id, trade_date, close
+    from {{ ref('stg_index_prices') }}
+    where {{ asof_lookback(ref('stg_index_prices'), ['index_id'], 'trade_date', anchors=true) }}
 
 ),
 
@@ -89,6 +94,7 @@ final as (
         one_year_back_close
 
     from one_year_back
+    where {{ in_window('trade_date') }}
 
 )
 

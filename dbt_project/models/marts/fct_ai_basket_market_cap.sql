@@ -1,8 +1,14 @@
+-- Incremental: the days from the window start on, summed from the members' rows back to the
+-- earliest one-year look-back (the year-ago value is the basket's own sum then).
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
+
 with
 
 members_daily as (
 
     select * from {{ ref('fct_ai_basket_members_daily') }}
+    where {{ asof_lookback(ref('fct_ai_basket_members_daily'), ['basket_id'], 'trade_date', anchors=true, where='market_cap_usd is not null') }}
 
 ),
 
@@ -70,6 +76,7 @@ final as (
     from one_year_back
     inner join configured_members
         on one_year_back.basket_id = configured_members.basket_id
+    where {{ in_window('one_year_back.trade_date') }}
 
 )
 

@@ -1,8 +1,13 @@
+-- Incremental: the rows from the window start on.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
+
 with
 
 members_asof as (
 
     select * from {{ ref('int_basket_members_asof') }}
+    where {{ in_window('trade_date') }}
 
 ),
 

@@ -1,3 +1,8 @@
+-- Incremental: the days from the window start on, each basket's value as of it read from the
+-- basket's latest valued day on or before the window start onwards.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
+
 with
 
 basket_market_cap as (
@@ -11,6 +16,7 @@ valued_days as (
     select basket_id, trade_date, market_cap_usd
     from basket_market_cap
     where market_cap_usd is not null
+        and {{ asof_lookback(ref('fct_ai_basket_market_cap'), ['basket_id'], 'trade_date', where='market_cap_usd is not null') }}
 
 ),
 
@@ -32,6 +38,7 @@ calendar as (
     select distinct trade_date
     from basket_market_cap
     where basket_id in ('CN_AI', 'GLOBAL_AI_EX_CN')
+        and {{ in_window('trade_date') }}
 
 ),
 

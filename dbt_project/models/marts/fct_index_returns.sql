@@ -1,8 +1,13 @@
+-- Incremental: the rows from the window start on (int_index_period_anchors holds their anchors).
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
+
 with
 
 anchors as (
 
     select * from {{ ref('int_index_period_anchors') }}
+    where {{ in_window('trade_date') }}
 
 ),
 

@@ -1,14 +1,20 @@
+-- Incremental: the rows from the window start on; both inputs are dated by the index's own date.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
+
 with
 
 index_returns as (
 
     select * from {{ ref('fct_index_returns') }}
+    where {{ in_window('trade_date') }}
 
 ),
 
 benchmark_returns as (
 
     select * from {{ ref('int_benchmark_returns_asof') }}
+    where {{ in_window('trade_date') }}
 
 ),
 
