@@ -14,11 +14,10 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-import duckdb
 from dagster import AssetMaterialization, MetadataValue, Output, TableColumn, TableSchema
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import Warehouse, WarehouseSession
 
 PREVIEW_ROWS = 5
 # Columns that say how current a table is, in order of preference.
@@ -44,14 +43,14 @@ def markdown_table(columns: list[str], rows: list[tuple]) -> str:
 
 
 def table_metadata(
-    conn: duckdb.DuckDBPyConnection,
+    wh: WarehouseSession,
     schema: str,
     table: str,
     descriptions: Mapping[str, str] | None = None,
     preview: bool = True,
 ) -> dict[str, Any]:
     """Column types, row count and (with `preview`) latest date and newest rows of one relation."""
-    found = conn.execute(
+    found = wh.execute(
         "select c.column_name, c.data_type, t.table_type from information_schema.columns as c"
         " join information_schema.tables as t using (table_catalog, table_schema, table_name)"
         " where c.table_schema = ? and c.table_name = ? order by c.ordinal_position",
@@ -70,16 +69,16 @@ def table_metadata(
     if found[0][2] != "BASE TABLE":
         return metadata
     relation = f'"{schema}"."{table}"'
-    metadata["dagster/row_count"] = MetadataValue.int(conn.execute(f"select count(*) from {relation}").fetchone()[0])
+    metadata["dagster/row_count"] = MetadataValue.int(wh.execute(f"select count(*) from {relation}").fetchone()[0])
     if not preview:
         return metadata
     date_column = next((c for c in DATE_COLUMNS if c in columns), None)
     order = ""
     if date_column:
-        latest = conn.execute(f'select max("{date_column}") from {relation}').fetchone()[0]
+        latest = wh.execute(f'select max("{date_column}") from {relation}').fetchone()[0]
         metadata["latest_date"] = MetadataValue.text(latest.isoformat() if latest else "none (empty)")
         order = f'order by "{date_column}" desc nulls last, 1'
-    rows = conn.execute(f"select * from {relation} {order} limit {PREVIEW_ROWS}").fetchall()
+    rows = wh.execute(f"select * from {relation} {order} limit {PREVIEW_ROWS}").fetchall()
     heading = f"The {len(rows)} newest rows" if date_column else f"{len(rows)} rows"
     metadata["preview"] = MetadataValue.md(f"{heading} of `{schema}.{table}`:\n\n{markdown_table(columns, rows)}")
     return metadata
@@ -112,11 +111,11 @@ def with_table_metadata(invocation: DbtCliInvocation, warehouse: Warehouse) -> I
         and node.get("resource_type") in ("model", "seed")
     ]
     if built:
-        with warehouse.get_connection() as conn:
+        with warehouse.session() as wh:
             for i, node in built:
                 descriptions = {name: col.get("description", "") for name, col in node.get("columns", {}).items()}
                 extra = table_metadata(
-                    conn,
+                    wh,
                     node["schema"],
                     node.get("alias") or node["name"],
                     descriptions,

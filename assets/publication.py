@@ -2,13 +2,8 @@
 
 DuckDB allows one writer process, and a reader of the live file either blocks the run or fails on its
 lock. Readers open the published copy instead (`<warehouse folder>/published/<warehouse file name>`,
-by default `warehouse/published/china_tech_rally.duckdb`). It is never written in place: `publish`
-copies the checkpointed warehouse to a temporary file beside it, checks the copy opens, and renames
-it over the old one. A reader that already has the old file open keeps reading it (the rename does not
-touch open files); the next connection sees the new one. Neither side waits for the other.
-
-The copy keeps the warehouse's file name because DuckDB names the catalog after the file and the
-staging views refer to it (`"china_tech_rally"."raw"...`).
+by default `warehouse/published/china_tech_rally.duckdb`), made by the Warehouse port's `publish`
+(orchestration/resources/warehouse.py: how the copy is replaced atomically).
 
 Every run that writes the marts leaves the copy in step, whatever it selected: the last step of the
 run that writes (the dbt models, the report, or the `published/warehouse` asset itself) publishes, and
@@ -20,66 +15,19 @@ Kept apart from `assets/publish.py` so that the writing assets can use it withou
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, ConfigurableResource
 from pydantic import Field
 
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import Warehouse, published_path_for
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
 
 
-def published_path_for(database: str | Path) -> Path:
-    database = Path(database)
-    return database.parent / "published" / database.name
-
-
 class PublishedWarehouse(ConfigurableResource):
     path: str = Field(description="The read-only copy readers open; the warehouse file name in a `published/` folder.")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def publish(warehouse: Warehouse, target: Path) -> dict[str, int]:
-    """Copy the warehouse to `target` atomically; returns the row count of each mart in the copy."""
-    source = Path(warehouse.database)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Left behind only by a publisher that died mid-copy; never opened by readers (other name).
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-    try:
-        with warehouse.get_connection() as conn:
-            # Moves everything committed from the WAL into the main file, so the file alone is the
-            # warehouse. The connection stays open while copying: the pool keeps other writers out.
-            conn.execute("checkpoint")
-            shutil.copyfile(source, tmp)
-        with duckdb.connect(str(tmp), read_only=True) as copy:
-            marts = [
-                r[0]
-                for r in copy.execute(
-                    "select table_name from information_schema.tables"
-                    " where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1"
-                ).fetchall()
-            ]
-            counts = {m: copy.execute(f'select count(*) from marts."{m}"').fetchone()[0] for m in marts}
-        _fsync(tmp)
-        os.replace(tmp, target)
-        _fsync(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return counts
 
 
 def runs_later(context: AssetExecutionContext, key: AssetKey) -> bool:
@@ -105,6 +53,9 @@ def publish_unless_a_later_step_does(
             context.log.info(f"Publication {message}")
             return message
     target = Path(published.path)
-    counts = publish(warehouse, target)
+    counts = warehouse.publish(target)
     context.log.info(f"Published {target} ({len(counts)} marts)")
     return f"published to {target}"
+
+
+__all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_unless_a_later_step_does", "published_path_for", "runs_later"]

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
-from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish, published_path_for
+from assets.publication import PUBLISHED_KEY, PublishedWarehouse, published_path_for
 from assets.raw import WAREHOUSE_POOL
 from assets.report import MARTS_READ, REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
 
 PUBLISHED_GROUP = "published"
 
-__all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish", "publish_warehouse", "published_path_for"]
+__all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_warehouse", "published_path_for"]
 
 
 @asset(
@@ -40,7 +40,7 @@ def publish_warehouse(
     context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse
 ) -> MaterializeResult:
     target = Path(published.path)
-    counts = publish(warehouse, target)
+    counts = warehouse.publish(target)
     context.log.info(f"Published {target} ({len(counts)} marts)")
     return MaterializeResult(
         metadata={

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -32,7 +31,7 @@ from pydantic import Field
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
 from orchestration.calendars import WEEKDAYS, session_on
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import Warehouse, WarehouseSession
 from orchestration.settings import PROJECT_ROOT
 
 REPORT_KEY = AssetKey(["marts", "rpt_headline"])
@@ -279,19 +278,19 @@ create or replace temp macro sessions_missed(side_id, after_date, upto_date) as 
 """
 
 
-def latest_date(conn: duckdb.DuckDBPyConnection) -> date | None:
-    return conn.execute(
+def latest_date(wh: WarehouseSession) -> date | None:
+    return wh.execute(
         "select max(d) from (select max(trade_date) as d from marts.fct_index_returns"
         " union all select max(trade_date) from marts.fct_ai_basket_market_cap"
         " union all select max(trade_date) from marts.fct_ai_market_cap_ratio)"
     ).fetchone()[0]
 
 
-def data_label(conn: duckdb.DuckDBPyConnection, synthetic_sample: bool) -> str:
+def data_label(wh: WarehouseSession, synthetic_sample: bool) -> str:
     """'synthetic sample' when any price comes from the bundled sample, else the sources by name."""
     sources = [
         r[0]
-        for r in conn.execute(
+        for r in wh.execute(
             "select distinct source from (select source from raw.index_prices union all"
             " select source from raw.stock_prices) where source is not null order by 1"
         ).fetchall()
@@ -301,14 +300,14 @@ def data_label(conn: duckdb.DuckDBPyConnection, synthetic_sample: bool) -> str:
     return ", ".join(sources) or "no data"
 
 
-def side_sessions(conn: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+def side_sessions(wh: WarehouseSession, as_of: date) -> pd.DataFrame:
     """(side, session_date): the sessions of each index's exchange and of the union of each basket's
     members' exchanges, from the day after the oldest latest date any side has up to `as_of`.
 
     A side that trails another only over its own exchange's holidays (Golden Week, a US holiday) has
     missed no session and is in step; one that missed sessions its exchange held has stopped.
     """
-    sides = conn.execute(
+    sides = wh.execute(
         """
         select index_id as side, coalesce(calendar, ?) as calendar from marts.dim_index
         union
@@ -316,7 +315,7 @@ def side_sessions(conn: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
         """,
         [WEEKDAYS, WEEKDAYS],
     ).fetchall()
-    oldest = conn.execute(
+    oldest = wh.execute(
         """
         select min(d) from (
             select max(trade_date) as d from marts.fct_index_returns where trade_date <= ? group by index_id
@@ -336,15 +335,15 @@ def side_sessions(conn: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     return pd.DataFrame(sorted(rows), columns=["side", "session_date"])
 
 
-def build_headline_table(conn: duckdb.DuckDBPyConnection, as_of: date, label: str, generated_at: datetime) -> pd.DataFrame:
-    sessions = side_sessions(conn, as_of)
-    conn.execute("create or replace temp table report_side_sessions (side varchar, session_date date)")
+def build_headline_table(wh: WarehouseSession, as_of: date, label: str, generated_at: datetime) -> pd.DataFrame:
+    sessions = side_sessions(wh, as_of)
+    wh.execute("create or replace temp table report_side_sessions (side varchar, session_date date)")
     if len(sessions):
-        conn.register("side_sessions_frame", sessions)
-        conn.execute("insert into report_side_sessions select side, session_date from side_sessions_frame")
-        conn.unregister("side_sessions_frame")
-    conn.execute(SESSIONS_MACRO)
-    conn.execute(
+        wh.register("side_sessions_frame", sessions)
+        wh.execute("insert into report_side_sessions select side, session_date from side_sessions_frame")
+        wh.unregister("side_sessions_frame")
+    wh.execute(SESSIONS_MACRO)
+    wh.execute(
         HEADLINE_SQL,
         {
             "as_of": as_of,
@@ -357,7 +356,7 @@ def build_headline_table(conn: duckdb.DuckDBPyConnection, as_of: date, label: st
             "peer": PEER_BASKET,
         },
     )
-    return conn.execute(f"select * from {REPORT_TABLE} order by line").df()
+    return wh.execute(f"select * from {REPORT_TABLE} order by line").df()
 
 
 @dataclass(frozen=True)
@@ -403,8 +402,8 @@ def rebase(closes: pd.DataFrame, base_before: date | None, base_on_or_before: da
     return pd.concat(frames)[columns] if frames else pd.DataFrame(columns=columns)
 
 
-def load_chart_data(conn: duckdb.DuckDBPyConnection, as_of: date) -> ChartData:
-    closes = conn.execute(
+def load_chart_data(wh: WarehouseSession, as_of: date) -> ChartData:
+    closes = wh.execute(
         """
         select r.index_id, d.name, r.trade_date, r.close,
                coalesce(list_position(?::varchar[], r.index_id), 1000) as index_order
@@ -416,7 +415,7 @@ def load_chart_data(conn: duckdb.DuckDBPyConnection, as_of: date) -> ChartData:
     ).df()
     closes["trade_date"] = pd.to_datetime(closes.trade_date).dt.date
     ytd_base, year_base = date(as_of.year, 1, 1), one_year_back(as_of)
-    by_subsector = conn.execute(
+    by_subsector = wh.execute(
         """
         select m.trade_date, coalesce(s.subsector, 'unclassified') as subsector, sum(m.market_cap_usd) as usd
         from marts.fct_ai_basket_members_daily as m
@@ -430,7 +429,7 @@ def load_chart_data(conn: duckdb.DuckDBPyConnection, as_of: date) -> ChartData:
     if len(cap.columns):
         # Largest subsector at the bottom of the stack, where its changes read most easily.
         cap = cap[cap.iloc[-1].sort_values(ascending=False).index]
-    ratio = conn.execute(
+    ratio = wh.execute(
         "select trade_date, cn_to_peer_ratio from marts.fct_ai_market_cap_ratio where trade_date <= ? order by 1",
         [as_of],
     ).df()
@@ -711,11 +710,11 @@ def rpt_headline(
 ) -> MaterializeResult:
     requested = _parse_as_of(config.as_of)
     generated_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    with warehouse.get_connection() as conn:
-        as_of = requested or latest_date(conn) or date.today()
-        label = data_label(conn, report_output.synthetic_sample)
-        table = build_headline_table(conn, as_of, label, generated_at)
-        chart_data = load_chart_data(conn, as_of)
+    with warehouse.session() as wh:
+        as_of = requested or latest_date(wh) or date.today()
+        label = data_label(wh, report_output.synthetic_sample)
+        table = build_headline_table(wh, as_of, label, generated_at)
+        chart_data = load_chart_data(wh, as_of)
 
     figures = render_charts(chart_data, as_of, label)
     folder = Path(report_output.directory)

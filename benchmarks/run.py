@@ -14,7 +14,7 @@ from pathlib import Path
 
 from orchestration.datasets import STOCK_PRICES
 from orchestration.resources.providers.snapshot import SnapshotProvider
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse
 from orchestration.sample import generate_sample
 
 
@@ -29,7 +29,7 @@ def measure(root: Path, extra_symbols: int, start: date, end: date) -> dict[str,
 
     symbols = sorted(frame["symbol"].unique())
     result = provider.stock_prices(symbols, start, end)
-    warehouse = Warehouse(database=str(root / f"bench_{extra_symbols}.duckdb"))
+    warehouse = DuckDBFileWarehouse(database=str(root / f"bench_{extra_symbols}.duckdb"))
     began = time.perf_counter()
     warehouse.replace_window(result, symbols, start, end, loaded_at=datetime(2026, 1, 1))
     written = time.perf_counter() - began

@@ -18,7 +18,7 @@ from orchestration.jobs import build_jobs
 from orchestration.partitions import daily_partitions
 from orchestration.resources.providers import MarketDataProvider
 from orchestration.resources.providers.snapshot import SnapshotProvider
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse
 from orchestration.schedules import build_schedules
 from orchestration.settings import Settings, get_settings
 
@@ -30,6 +30,14 @@ def build_provider(settings: Settings) -> MarketDataProvider:
         return LiveProvider()
     label = "sample" if settings.is_bundled_sample else "snapshot"
     return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label)
+
+
+def build_warehouse(settings: Settings) -> Warehouse:
+    if settings.warehouse == "ducklake":
+        from orchestration.resources.ducklake import DuckLakeWarehouse
+
+        return DuckLakeWarehouse(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_location)
+    return DuckDBFileWarehouse(database=str(settings.duckdb_database))
 
 
 def dbt_executable() -> str:
@@ -56,7 +64,7 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=build_schedules(partitions_def, running=settings.source == "live"),
         resources={
             "provider": build_provider(settings),
-            "warehouse": Warehouse(database=str(settings.duckdb_database)),
+            "warehouse": build_warehouse(settings),
             "dbt": build_dbt_resource(settings, dbt_executable()),
             "clock": build_clock(settings),
             "report_output": ReportOutput(

@@ -28,11 +28,11 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from assets.publish import publish, published_path_for
+from assets.publish import published_path_for
 from assets.report import default_reports_dir
 from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse
 from orchestration.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
 from tests.conftest import run_range
 
@@ -114,9 +114,9 @@ def _build(root: Path) -> SampleWarehouse:
         "DAGSTER_HOME": str(home),
     }
     warehouse = SampleWarehouse(root=root, env=env, dagster_home=home)
-    empty = Warehouse(database=env["DUCKDB_DATABASE"])
+    empty = DuckDBFileWarehouse(database=env["DUCKDB_DATABASE"])
     empty.ensure_raw_tables()
-    publish(empty, warehouse.published)
+    empty.publish(warehouse.published)
     with hammering(warehouse.published, root / "reader") as report:
         warehouse.first_run_success = warehouse.materialise().success
     warehouse.reader_report = report()

@@ -8,12 +8,12 @@ import duckdb
 import pytest
 from dagster import AssetExecutionContext, DagsterInstance, asset, materialize
 
-from assets import publication as publish_module
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
-from assets.publish import publish, published_path_for
+from assets.publish import published_path_for
 from assets.report import REPORT_KEY
 from orchestration.definitions import build_definitions
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources import warehouse as warehouse_module
+from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse
 from orchestration.settings import PROJECT_ROOT, Settings
 from tests.sample_slice import SLICE_END, env_set, sample_warehouse
 
@@ -30,7 +30,7 @@ def warehouse(sample, tmp_path):
     database = tmp_path / "warehouse" / "china_tech_rally.duckdb"
     database.parent.mkdir()
     shutil.copy(sample.database, database)
-    return Warehouse(database=str(database))
+    return DuckDBFileWarehouse(database=str(database))
 
 
 def test_readers_hammering_the_published_copy_during_a_full_run_never_fail(sample):
@@ -68,7 +68,7 @@ def test_the_published_path_keeps_the_warehouse_file_name():
 
 def test_a_reader_holding_the_copy_open_read_write_does_not_block_publishing(warehouse, tmp_path):
     target = published_path_for(warehouse.database)
-    publish(warehouse, target)
+    warehouse.publish(target)
     # An analyst who forgot -readonly: an exclusive lock on the published file.
     hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('open', flush=True); sys.stdin.read()"
     holder = subprocess.Popen(
@@ -79,7 +79,7 @@ def test_a_reader_holding_the_copy_open_read_write_does_not_block_publishing(war
         assert holder.stdout.readline().strip() == "open"
         with warehouse.get_connection() as conn:
             conn.execute("create or replace table marts.published_marker as select 42 as answer")
-        publish(warehouse, target)
+        warehouse.publish(target)
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
@@ -89,7 +89,7 @@ def test_a_reader_holding_the_copy_open_read_write_does_not_block_publishing(war
 
 def test_a_broken_copy_is_never_published(warehouse, monkeypatch):
     target = published_path_for(warehouse.database)
-    counts = publish(warehouse, target)
+    counts = warehouse.publish(target)
     assert counts["fct_index_returns"] > 0
     before = target.read_bytes()
 
@@ -97,9 +97,9 @@ def test_a_broken_copy_is_never_published(warehouse, monkeypatch):
         with open(src, "rb") as f, open(dst, "wb") as out:
             out.write(f.read(4096))
 
-    monkeypatch.setattr(publish_module.shutil, "copyfile", truncated_copy)
+    monkeypatch.setattr(warehouse_module.shutil, "copyfile", truncated_copy)
     with pytest.raises(duckdb.Error):
-        publish(warehouse, target)
+        warehouse.publish(target)
     assert target.read_bytes() == before
     assert list(target.parent.glob("*.tmp")) == []
 
@@ -114,7 +114,7 @@ def test_a_ui_run_of_only_the_report_leaves_the_published_copy_with_the_new_repo
     # implicit asset job with that selection; no publish asset, no sensor, no daemon.
     database = warehouse.database
     target = published_path_for(database)
-    publish(warehouse, target)
+    warehouse.publish(target)
     assert {r[0] for r in report_rows(target)} == {SLICE_END}
 
     env = {**sample.env, "DUCKDB_DATABASE": database}
@@ -153,7 +153,7 @@ MART, REPORT = "mart", "report"
 
 def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, monkeypatch):
     copies = []
-    monkeypatch.setattr(publish_module, "publish", lambda warehouse, target: copies.append(target) or {})
+    monkeypatch.setattr(DuckDBFileWarehouse, "publish", lambda self, target: copies.append(target) or {})
 
     @asset(key=MART)
     def mart(context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse):
@@ -165,10 +165,10 @@ def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, 
 
     @asset(key=PUBLISHED_KEY, deps=[report])
     def publish_asset(warehouse: Warehouse, published: PublishedWarehouse):
-        publish_module.publish(warehouse, published.path)
+        warehouse.publish(published.path)
 
     resources = {
-        "warehouse": Warehouse(database=str(tmp_path / "w.duckdb")),
+        "warehouse": DuckDBFileWarehouse(database=str(tmp_path / "w.duckdb")),
         "published": PublishedWarehouse(path=str(tmp_path / "published" / "w.duckdb")),
     }
     every = [mart, report, publish_asset]

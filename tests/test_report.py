@@ -24,7 +24,7 @@ from assets.report import (
     render_charts,
     rpt_headline,
 )
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse
 from orchestration.settings import PROJECT_ROOT
 from tests.sample_slice import SLICE_END, sample_warehouse
 
@@ -56,7 +56,7 @@ def run_report(database, reports, as_of=None, synthetic=False):
     result = materialize(
         [rpt_headline],
         resources={
-            "warehouse": Warehouse(database=str(database)),
+            "warehouse": DuckDBFileWarehouse(database=str(database)),
             "report_output": ReportOutput(directory=str(reports), synthetic_sample=synthetic),
             "published": PublishedWarehouse(path=str(published_path_for(database))),
         },
@@ -296,7 +296,7 @@ def test_report_and_charts_say_index_returns_are_in_local_currency(copy, tmp_pat
 
 
 def test_sample_provenance_in_raw_marks_the_data_synthetic(tmp_path):
-    warehouse = Warehouse(database=str(tmp_path / "w.duckdb"))
+    warehouse = DuckDBFileWarehouse(database=str(tmp_path / "w.duckdb"))
     warehouse.ensure_raw_tables()
     with warehouse.get_connection() as conn:
         assert data_label(conn, synthetic_sample=False) == "no data"

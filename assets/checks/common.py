@@ -6,12 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, DagsterInstance, MetadataValue
 
 from orchestration.datasets import DATASETS_BY_NAME, Dataset
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.providers.snapshot import SnapshotProvider
+from orchestration.resources.warehouse import WarehouseSession
 
 # Failing rows listed in a check's metadata; the counts always cover all of them.
 MAX_LISTED = 20
@@ -36,16 +36,6 @@ def mart_key(name: str) -> AssetKey:
     return AssetKey([MARTS_SCHEMA, name])
 
 
-def table_rows(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> int | None:
-    """Row count, or None when the table does not exist."""
-    exists = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()[0]
-    if not exists:
-        return None
-    return conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-
-
 def why_raw_empty(dataset: Dataset, provider: MarketDataProvider | None, instance: DagsterInstance | None) -> str:
     """A sentence naming the cause of an empty raw table, as precisely as the provider allows."""
     prefix = f"{dataset.table} is empty"
@@ -68,7 +58,7 @@ def why_raw_empty(dataset: Dataset, provider: MarketDataProvider | None, instanc
 
 
 def empty_inputs(
-    conn: duckdb.DuckDBPyConnection,
+    wh: WarehouseSession,
     datasets: Iterable[str],
     provider: MarketDataProvider | None,
     instance: DagsterInstance | None,
@@ -77,20 +67,20 @@ def empty_inputs(
     reasons = []
     for name in datasets:
         dataset = DATASETS_BY_NAME[name]
-        if not table_rows(conn, "raw", name):
+        if not wh.table_rows("raw", name):
             reasons.append(why_raw_empty(dataset, provider, instance))
     return reasons
 
 
 def raw_guard(
-    conn: duckdb.DuckDBPyConnection,
+    wh: WarehouseSession,
     dataset: Dataset,
     provider: MarketDataProvider | None,
     instance: DagsterInstance | None,
     metadata: Mapping[str, Any] | None = None,
 ) -> AssetCheckResult | None:
     """A failed WARN result saying why, when the raw table has no rows; None when it has some."""
-    if table_rows(conn, "raw", dataset.name):
+    if wh.table_rows("raw", dataset.name):
         return None
     reason = why_raw_empty(dataset, provider, instance)
     return AssetCheckResult(
@@ -100,7 +90,7 @@ def raw_guard(
 
 
 def mart_guard(
-    conn: duckdb.DuckDBPyConnection,
+    wh: WarehouseSession,
     mart: str,
     provider: MarketDataProvider | None,
     instance: DagsterInstance | None,
@@ -111,13 +101,13 @@ def mart_guard(
     An empty mart is the expected outcome of a snapshot folder without the files it needs: a WARN, not
     an ERROR, and never an exception, so the rest of the graph's checks still report.
     """
-    rows = table_rows(conn, MARTS_SCHEMA, mart)
+    rows = wh.table_rows(MARTS_SCHEMA, mart)
     if rows:
         return None
     if rows is None:
         reason = f"{MARTS_SCHEMA}.{mart} does not exist: dbt has not built it (see the dbt step's log)"
     else:
-        causes = empty_inputs(conn, MART_INPUTS.get(mart, ()), provider, instance)
+        causes = empty_inputs(wh, MART_INPUTS.get(mart, ()), provider, instance)
         reason = f"{MARTS_SCHEMA}.{mart} is empty: " + (
             "; ".join(causes) if causes else "its raw inputs have rows, so the model filtered everything out"
         )
@@ -159,8 +149,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
-
-
-def query(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
-    cursor = conn.execute(sql, params or [])
-    return [d[0] for d in cursor.description], cursor.fetchall()

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -46,7 +45,7 @@ from orchestration import reference
 from orchestration.calendars import WEEKDAYS, EvaluationClock, Instant, latest_closed_session
 from orchestration.datasets import FX_RATES, INDEX_PRICES, STOCK_PRICES
 from orchestration.resources.providers.base import MarketDataProvider
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import Warehouse, WarehouseSession
 
 # Every weekday at 19:00 New York time the marts must have been rebuilt within the past 24 hours: by
 # the US-close run (17:30 New York) or, on a US holiday, by the Asia-close run (17:30 Hong Kong, early
@@ -165,8 +164,8 @@ def freshness_result(verdict: Verdict, instant: Instant, lag: int, what: str, ta
     )
 
 
-def latest_dates(conn: duckdb.DuckDBPyConnection, table: str, id_column: str) -> dict[str, date]:
-    rows = conn.execute(f"select {id_column}, max(trade_date) from {table} group by 1").fetchall()
+def latest_dates(wh: WarehouseSession, table: str, id_column: str) -> dict[str, date]:
+    rows = wh.execute(f"select {id_column}, max(trade_date) from {table} group by 1").fetchall()
     return {k: v for k, v in rows}
 
 
@@ -196,35 +195,35 @@ def basket_expectations(instant: Instant, lag: int) -> list[Expectation]:
 # --- check bodies (plain functions: the tests call them on a hand-made warehouse) ----------------
 
 
-def check_raw_index_prices(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
-    return raw_guard(conn, INDEX_PRICES, provider, instance) or freshness_result(
-        judge(index_expectations(instant, lag), latest_dates(conn, INDEX_PRICES.table, "index_id")),
+def check_raw_index_prices(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    return raw_guard(wh, INDEX_PRICES, provider, instance) or freshness_result(
+        judge(index_expectations(instant, lag), latest_dates(wh, INDEX_PRICES.table, "index_id")),
         instant, lag, "indices", INDEX_PRICES.table)
 
 
-def check_raw_stock_prices(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
-    return raw_guard(conn, STOCK_PRICES, provider, instance) or freshness_result(
-        judge(stock_expectations(instant, lag), latest_dates(conn, STOCK_PRICES.table, "symbol")),
+def check_raw_stock_prices(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    return raw_guard(wh, STOCK_PRICES, provider, instance) or freshness_result(
+        judge(stock_expectations(instant, lag), latest_dates(wh, STOCK_PRICES.table, "symbol")),
         instant, lag, "basket members", STOCK_PRICES.table)
 
 
-def check_raw_fx_rates(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
-    return raw_guard(conn, FX_RATES, provider, instance) or freshness_result(
-        judge(fx_expectations(instant, lag), latest_dates(conn, FX_RATES.table, "currency")),
+def check_raw_fx_rates(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+    return raw_guard(wh, FX_RATES, provider, instance) or freshness_result(
+        judge(fx_expectations(instant, lag), latest_dates(wh, FX_RATES.table, "currency")),
         instant, lag, "currencies", FX_RATES.table)
 
 
-def check_mart_index_returns(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+def check_mart_index_returns(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
     table = f"{MARTS_SCHEMA}.fct_index_returns"
-    return mart_guard(conn, "fct_index_returns", provider, instance) or freshness_result(
-        judge(index_expectations(instant, lag), latest_dates(conn, table, "index_id")),
+    return mart_guard(wh, "fct_index_returns", provider, instance) or freshness_result(
+        judge(index_expectations(instant, lag), latest_dates(wh, table, "index_id")),
         instant, lag, "indices", table)
 
 
-def check_mart_basket_market_cap(conn, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
+def check_mart_basket_market_cap(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
     table = f"{MARTS_SCHEMA}.fct_ai_basket_market_cap"
-    return mart_guard(conn, "fct_ai_basket_market_cap", provider, instance) or freshness_result(
-        judge(basket_expectations(instant, lag), latest_dates(conn, table, "basket_id")),
+    return mart_guard(wh, "fct_ai_basket_market_cap", provider, instance) or freshness_result(
+        judge(basket_expectations(instant, lag), latest_dates(wh, table, "basket_id")),
         instant, lag, "baskets", table)
 
 
@@ -261,8 +260,8 @@ def _build(asset_key, body, description: str) -> AssetChecksDefinition:
         clock: EvaluationClock,
     ) -> AssetCheckResult:
         instant = clock.resolve(provider)
-        with warehouse.get_connection() as conn:
-            return body(conn, instant, config.lag_sessions, provider, context.instance)
+        with warehouse.session() as wh:
+            return body(wh, instant, config.lag_sessions, provider, context.instance)
 
     return _check
 

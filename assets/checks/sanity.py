@@ -17,7 +17,7 @@ from dagster import (
     asset_check,
 )
 
-from assets.checks.common import query, raw_key, rows_table
+from assets.checks.common import raw_key, rows_table
 from assets.raw import WAREHOUSE_POOL
 from orchestration.datasets import (
     DATASETS,
@@ -33,7 +33,7 @@ INDEX_MOVE_LIMIT = 0.20
 STOCK_MOVE_LIMIT = 0.60
 
 
-def non_positive_rows(conn, dataset: Dataset) -> tuple[list[str], list[tuple], int]:
+def non_positive_rows(wh, dataset: Dataset) -> tuple[list[str], list[tuple], int]:
     """Every (id, date, column, value) where a column that must be positive is zero, negative, NaN,
     infinite or too large to multiply into a market cap."""
     parts = [
@@ -42,13 +42,13 @@ def non_positive_rows(conn, dataset: Dataset) -> tuple[list[str], list[tuple], i
         for c in dataset.positive_columns
     ]
     sql = " union all ".join(parts)
-    total = conn.execute(f"select count(*) from ({sql})").fetchone()[0]
-    columns, rows = query(conn, f"select * from ({sql}) order by id, date, column_name limit 100")
+    total = wh.execute(f"select count(*) from ({sql})").fetchone()[0]
+    columns, rows = wh.query(f"select * from ({sql}) order by id, date, column_name limit 100")
     return columns, rows, total
 
 
-def check_positive_values(conn, dataset: Dataset) -> AssetCheckResult:
-    columns, rows, total = non_positive_rows(conn, dataset)
+def check_positive_values(wh, dataset: Dataset) -> AssetCheckResult:
+    columns, rows, total = non_positive_rows(wh, dataset)
     ids = sorted({r[0] for r in rows})
     return AssetCheckResult(
         passed=total == 0,
@@ -101,8 +101,8 @@ def _moves_result(columns, rows, limit: float, what: str, unexplained: str) -> A
     )
 
 
-def check_index_moves(conn, limit: float = INDEX_MOVE_LIMIT) -> AssetCheckResult:
-    columns, rows = query(conn, INDEX_MOVES_SQL, [limit])
+def check_index_moves(wh, limit: float = INDEX_MOVE_LIMIT) -> AssetCheckResult:
+    columns, rows = wh.query(INDEX_MOVES_SQL, [limit])
     return _moves_result(columns, rows, limit, "index", "")
 
 
@@ -139,8 +139,8 @@ order by abs(close / previous_close - 1) desc, symbol, trade_date
 """
 
 
-def check_stock_moves(conn, limit: float = STOCK_MOVE_LIMIT) -> AssetCheckResult:
-    columns, rows = query(conn, STOCK_MOVES_SQL, [limit])
+def check_stock_moves(wh, limit: float = STOCK_MOVE_LIMIT) -> AssetCheckResult:
+    columns, rows = wh.query(STOCK_MOVES_SQL, [limit])
     return _moves_result(columns, rows, limit, "stock", " without a matching change in shares outstanding")
 
 
@@ -154,8 +154,8 @@ def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
     )
     def _check(warehouse: Warehouse) -> AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            return check_positive_values(conn, dataset)
+        with warehouse.session() as wh:
+            return check_positive_values(wh, dataset)
 
     return _check
 
@@ -167,8 +167,8 @@ def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
     pool=WAREHOUSE_POOL,
 )
 def index_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
-    with warehouse.get_connection() as conn:
-        return check_index_moves(conn)
+    with warehouse.session() as wh:
+        return check_index_moves(wh)
 
 
 @asset_check(
@@ -180,8 +180,8 @@ def index_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
     pool=WAREHOUSE_POOL,
 )
 def stock_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
-    with warehouse.get_connection() as conn:
-        return check_stock_moves(conn)
+    with warehouse.session() as wh:
+        return check_stock_moves(wh)
 
 
 def build_sanity_checks() -> list[AssetChecksDefinition]:

@@ -22,7 +22,6 @@ from assets.checks.common import (
     empty_inputs,
     mart_guard,
     mart_key,
-    query,
     raw_guard,
     raw_key,
     rows_table,
@@ -75,11 +74,11 @@ order by 1, 2
 """
 
 
-def check_market_cap_sum(conn, provider=None, instance=None) -> AssetCheckResult:
-    guard = mart_guard(conn, "fct_ai_basket_market_cap", provider, instance)
+def check_market_cap_sum(wh, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(wh, "fct_ai_basket_market_cap", provider, instance)
     if guard:
         return guard
-    columns, rows = query(conn, SUM_SQL)
+    columns, rows = wh.query(SUM_SQL)
     return AssetCheckResult(
         passed=not rows,
         severity=AssetCheckSeverity.ERROR,
@@ -96,12 +95,12 @@ def check_market_cap_sum(conn, provider=None, instance=None) -> AssetCheckResult
 # --- members_priced = members listed -------------------------------------------------------------
 
 
-def load_expected_members(conn) -> list[str]:
+def load_expected_members(wh) -> list[str]:
     """Each member's first session it must be priced on, into temp table _expected_members: its first
     session on its own calendar on or after both its listing date and the basket's first day in the
     warehouse (history before that was never loaded; a Tokyo member is not missing on a day Tokyo was
     closed). Returns the calendar fallbacks used."""
-    starts = dict(conn.execute(f"select basket_id, min(trade_date) from {BASKET} group by 1").fetchall())
+    starts = dict(wh.execute(f"select basket_id, min(trade_date) from {BASKET} group by 1").fetchall())
     rows, fallbacks = [], []
     for m in reference.basket_members():
         start = starts.get(m.basket_id)
@@ -111,11 +110,11 @@ def load_expected_members(conn) -> list[str]:
         fallbacks += lookup.fallbacks
         if lookup.day is not None:
             rows.append((m.basket_id, m.symbol, lookup.day))
-    conn.execute(
+    wh.execute(
         "create or replace temp table _expected_members (basket_id varchar, symbol varchar, first_expected date)"
     )
     if rows:
-        conn.executemany("insert into _expected_members values (?, ?, ?)", rows)
+        wh.executemany("insert into _expected_members values (?, ?, ?)", rows)
     return sorted(set(fallbacks))
 
 
@@ -173,14 +172,14 @@ order by c.trade_date desc, c.basket_id
 """
 
 
-def check_members_priced(conn, provider=None, instance=None) -> AssetCheckResult:
-    guard = mart_guard(conn, "fct_ai_basket_market_cap", provider, instance)
+def check_members_priced(wh, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(wh, "fct_ai_basket_market_cap", provider, instance)
     if guard:
         return guard
-    fallbacks = load_expected_members(conn)
-    conn.execute(MEMBERS_SQL)
-    by_symbol_cols, by_symbol = query(conn, MEMBERS_BY_SYMBOL_SQL)
-    by_day_cols, by_day = query(conn, MEMBERS_BY_DAY_SQL)
+    fallbacks = load_expected_members(wh)
+    wh.execute(MEMBERS_SQL)
+    by_symbol_cols, by_symbol = wh.query(MEMBERS_BY_SYMBOL_SQL)
+    by_day_cols, by_day = wh.query(MEMBERS_BY_DAY_SQL)
     missing = sorted({r[1] for r in by_symbol if r[2] == "missing"})
     metadata = {
         "failing_days": len(by_day),
@@ -192,7 +191,7 @@ def check_members_priced(conn, provider=None, instance=None) -> AssetCheckResult
     if fallbacks:
         metadata["calendar_fallbacks"] = MetadataValue.json(fallbacks[:20])
     if by_day:
-        causes = empty_inputs(conn, ("stock_prices", "shares_outstanding", "fx_rates"), provider, instance)
+        causes = empty_inputs(wh, ("stock_prices", "shares_outstanding", "fx_rates"), provider, instance)
         if causes:
             metadata["upstream_gaps"] = MetadataValue.json(causes)
         description = (
@@ -219,11 +218,11 @@ order by days_without_rate desc, basket_id, symbol
 """
 
 
-def check_fx_coverage(conn, provider=None, instance=None) -> AssetCheckResult:
-    guard = mart_guard(conn, "fct_ai_basket_members_daily", provider, instance)
+def check_fx_coverage(wh, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(wh, "fct_ai_basket_members_daily", provider, instance)
     if guard:
         return guard
-    columns, rows = query(conn, FX_SQL)
+    columns, rows = wh.query(FX_SQL)
     metadata = {
         "failing_rows": sum(r[3] for r in rows),
         "symbols_without_rate": MetadataValue.json(sorted({r[1] for r in rows})),
@@ -231,7 +230,7 @@ def check_fx_coverage(conn, provider=None, instance=None) -> AssetCheckResult:
         "gaps": rows_table(columns, rows),
     }
     if rows:
-        causes = empty_inputs(conn, ("fx_rates",), provider, instance)
+        causes = empty_inputs(wh, ("fx_rates",), provider, instance)
         if causes:
             metadata["upstream_gaps"] = MetadataValue.json(causes)
     return AssetCheckResult(
@@ -274,11 +273,11 @@ order by basket_id, trade_date
 """
 
 
-def check_change_1y(conn, provider=None, instance=None) -> AssetCheckResult:
-    guard = mart_guard(conn, "fct_ai_basket_market_cap", provider, instance)
+def check_change_1y(wh, provider=None, instance=None) -> AssetCheckResult:
+    guard = mart_guard(wh, "fct_ai_basket_market_cap", provider, instance)
     if guard:
         return guard
-    columns, rows = query(conn, CHANGE_SQL)
+    columns, rows = wh.query(CHANGE_SQL)
     return AssetCheckResult(
         passed=not rows,
         severity=AssetCheckSeverity.ERROR,
@@ -316,12 +315,12 @@ order by index_id, as_of_date
 """
 
 
-def check_constituents(conn, provider=None, instance=None) -> AssetCheckResult:
-    guard = raw_guard(conn, INDEX_CONSTITUENTS, provider, instance)
+def check_constituents(wh, provider=None, instance=None) -> AssetCheckResult:
+    guard = raw_guard(wh, INDEX_CONSTITUENTS, provider, instance)
     if guard:
         return guard
-    columns, rows = query(conn, constituents_sql())
-    covered = dict(conn.execute(
+    columns, rows = wh.query(constituents_sql())
+    covered = dict(wh.execute(
         f"select index_id, count(distinct as_of_date) from {INDEX_CONSTITUENTS.table} group by 1").fetchall())
     return AssetCheckResult(
         passed=not rows,
@@ -368,8 +367,8 @@ def _build(asset_key, name: str, body, deps, description: str) -> AssetChecksDef
                  blocking=False, pool=WAREHOUSE_POOL)
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse,
                provider: MarketDataProvider) -> AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            return body(conn, provider, context.instance)
+        with warehouse.session() as wh:
+            return body(wh, provider, context.instance)
 
     return _check
 

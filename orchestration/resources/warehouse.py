@@ -1,17 +1,54 @@
-"""The warehouse connection: the one resource that knows where the DuckDB file is."""
+"""The Warehouse port: the one resource that knows where the warehouse is and how to reach it.
+
+Everything that reads or writes the warehouse from Python (raw loads, checks, UI metadata, the report,
+publication, the CLI summary) goes through a `Warehouse`, never through a connection it opened
+itself, so a second target (DuckLake) is one more implementation of this class, not edits across the
+tree. Both targets are DuckDB engines, so SQL is shared; what differs is how a session is opened,
+how writers are coordinated and what "publish" means.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
-from dagster_duckdb import DuckDBResource
+import duckdb
+import pandas as pd
+from dagster import ConfigurableResource
+from pydantic import Field
 
 from orchestration.datasets import DATASETS
 from orchestration.resources.providers.base import FetchResult
 
 RAW_SCHEMA = "raw"
+
+
+def published_path_for(database: str | Path) -> Path:
+    """Where the read-only copy of a DuckDB file warehouse goes: `published/` beside it, same file name
+    (DuckDB names the catalog after the file, and the staging views refer to it by that name)."""
+    database = Path(database)
+    return database.parent / "published" / database.name
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the warehouse file for writing."""
 
 
 @dataclass(frozen=True)
@@ -21,12 +58,115 @@ class WriteSummary:
     ids_replaced: list[str]
 
 
-class Warehouse(DuckDBResource):
-    """DuckDB warehouse; raw writes are idempotent replacements of a date window, one transaction each."""
+class WarehouseSession:
+    """One open connection, with the few read shapes the checks, metadata and report need."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self._conn.execute(sql, params or [])
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Expose a frame to SQL as `name` for this session (a view on it, not a copy)."""
+        self._conn.register(name, frame)
+
+    def unregister(self, name: str) -> None:
+        self._conn.unregister(name)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        cursor = self.execute(sql, params)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.execute(sql, params).df()
+
+    def relation_exists(self, schema: str, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, name],
+            )
+        )
+
+    def table_rows(self, schema: str, table: str) -> int | None:
+        """Row count, or None when the relation does not exist."""
+        if not self.relation_exists(schema, table):
+            return None
+        return self.scalar(f'select count(*) from "{schema}"."{table}"')
+
+    def columns(self, schema: str, name: str) -> list[tuple[str, str, str]]:
+        """(column, type, relation type) of one relation, in column order; empty when it does not exist."""
+        return self.rows(
+            "select c.column_name, c.data_type, t.table_type from information_schema.columns as c"
+            " join information_schema.tables as t using (table_catalog, table_schema, table_name)"
+            " where c.table_schema = ? and c.table_name = ? order by c.ordinal_position",
+            [schema, name],
+        )
+
+    def tables(self, schema: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.rows(
+                "select table_name from information_schema.tables"
+                " where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+                [schema],
+            )
+        ]
+
+
+class Warehouse(ConfigurableResource, ABC):
+    """Where the warehouse lives and how to reach it; raw writes replace a date window in one transaction."""
+
+    memory_limit: str | None = Field(
+        default=None, description="DuckDB memory_limit for warehouse sessions (e.g. '2GB'); unset: DuckDB's default."
+    )
+    threads: int | None = Field(default=None, description="DuckDB threads for warehouse sessions; unset: all cores.")
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """What to call the warehouse in a message (a file path, a catalog URL)."""
+
+    @abstractmethod
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection whose default catalog is the warehouse: for adapters and dbt-like writers."""
+
+    @abstractmethod
+    def publish(self, target: Path) -> dict[str, int]:
+        """Make the committed state visible to readers who never wait for a writer; returns each mart's
+        row count as readers will see it."""
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"custom_user_agent": "china-tech-rally"}
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        if self.threads:
+            config["threads"] = self.threads
+        return config
+
+    @contextmanager
+    def session(self, read_only: bool = False) -> Iterator[WarehouseSession]:
+        with self.connect(read_only=read_only) as conn:
+            yield WarehouseSession(conn)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        with self.session() as session:
+            return session.query(sql, params)
 
     def ensure_raw_tables(self) -> None:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.get_connection() as conn:
+        with self.connect() as conn:
             conn.execute(f"create schema if not exists {RAW_SCHEMA}")
             for dataset in DATASETS:
                 conn.execute(dataset.ddl())
@@ -49,13 +189,12 @@ class Warehouse(DuckDBResource):
         frame = frame[
             frame[dataset.entity_column].isin(ids) & frame[dataset.date_column].between(start, end)
         ].copy()
-        # A row that names its upstream keeps it; the fetch's label covers the rest.
-        rows_source = frame["source"] if "source" in frame.columns else None
-        frame["source"] = result.source if rows_source is None else rows_source.fillna(result.source)
+        # A row names its own upstream where the provider knows it (a fallback, a second library).
+        frame["source"] = frame["source"].fillna(result.source) if "source" in frame.columns else result.source
         frame["loaded_at"] = loaded_at
         columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
         self.ensure_raw_tables()
-        with self.get_connection() as conn:
+        with self.connect() as conn:
             conn.register("incoming", frame)
             conn.execute("begin transaction")
             try:
@@ -72,3 +211,81 @@ class Warehouse(DuckDBResource):
             finally:
                 conn.unregister("incoming")
         return WriteSummary(rows_written=len(frame), rows_replaced=int(replaced), ids_replaced=ids)
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+class DuckDBFileWarehouse(Warehouse):
+    """The embedded target: one DuckDB file, one writer process at a time."""
+
+    database: str = Field(description="Absolute path of the DuckDB file (DUCKDB_DATABASE).")
+    lock_wait_s: float = Field(
+        default=10.0,
+        description="How long to wait for another process's lock on the file before failing with a clear error.",
+    )
+
+    @property
+    def location(self) -> str:
+        return self.database
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not read_only:
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        conn = self._open(read_only)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        # A short bounded wait covers a reader closing its connection; a notebook left open would
+        # otherwise hold a scheduled run for minutes without a word.
+        deadline = time.monotonic() + self.lock_wait_s
+        delay = 0.2
+        while True:
+            try:
+                return duckdb.connect(self.database, read_only=read_only, config=self._config())
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = _LOCK_HOLDER.search(str(exc))
+                    who = f"{holder.group(1)} (pid {holder.group(2)})" if holder else "another process"
+                    raise WarehouseLockedError(
+                        f"The warehouse {self.database} is locked by {who}. Close that process (or its"
+                        " connection), and query the published copy instead, which never takes the lock;"
+                        " then run again."
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def publish(self, target: Path) -> dict[str, int]:
+        """Copy the file to `target` atomically: checkpoint, copy to a temporary name beside it, check the
+        copy opens, rename over the old one. A reader that has the old file open keeps reading it (a
+        rename does not touch open files); the next connection sees the new one."""
+        source = Path(self.database)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Left behind only by a publisher that died mid-copy; never opened by readers (other name).
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        try:
+            with self.connect() as conn:
+                # Moves everything committed from the WAL into the main file, so the file alone is the
+                # warehouse. The connection stays open while copying: the pool keeps other writers out.
+                conn.execute("checkpoint")
+                shutil.copyfile(source, tmp)
+            with duckdb.connect(str(tmp), read_only=True) as copy:
+                session = WarehouseSession(copy)
+                counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
+            _fsync(tmp)
+            os.replace(tmp, target)
+            _fsync(target.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return counts
+
+    # Kept while the callers move to session(): the DuckDBResource name they were written against.
+    get_connection = connect

@@ -18,6 +18,7 @@ from dagster import instance_for_test
 
 from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
+from orchestration.resources.warehouse import DuckDBFileWarehouse, WarehouseSession
 from orchestration.settings import SAMPLE_DIR, Settings
 from tests.conftest import run_range
 
@@ -93,24 +94,23 @@ def built(tmp_path_factory) -> Built:
 
 @pytest.fixture
 def warehouse_copy(built, tmp_path):
-    """A private copy of the clean warehouse to break; yields an open connection to it."""
+    """A private copy of the clean warehouse to break; yields an open session on it."""
     copy = tmp_path / "copy.duckdb"
     shutil.copy(built.database, copy)
     conn = duckdb.connect(str(copy))
-    yield conn
+    yield WarehouseSession(conn)
     conn.close()
 
 
 @pytest.fixture
 def tiny(tmp_path):
     """An empty warehouse with the raw tables (and schema marts), for hand-made rows."""
-    from orchestration.resources.warehouse import Warehouse
 
     database = tmp_path / "tiny.duckdb"
-    Warehouse(database=str(database)).ensure_raw_tables()
+    DuckDBFileWarehouse(database=str(database)).ensure_raw_tables()
     conn = duckdb.connect(str(database))
     conn.execute("create schema if not exists marts")
-    yield conn
+    yield WarehouseSession(conn)
     conn.close()
 
 

@@ -30,6 +30,16 @@ def test_zero_or_negative_price_is_an_error_naming_the_rows(warehouse_copy):
     assert "| NVDA | 2026-01-14 | close | 0 |" in result.metadata["rows"].value
 
 
+def test_infinite_or_overflowing_values_already_in_raw_are_an_error(warehouse_copy):
+    # Rows written before the load screened values (or by hand) are still caught by the blocking check.
+    warehouse_copy.execute("update raw.stock_prices set close = 'inf' where symbol = 'NVDA' and trade_date = '2026-01-14'")
+    warehouse_copy.execute("update raw.fx_rates set usd_per_unit = 1e308 where currency = 'CNY' and trade_date = '2026-01-14'")
+    stock, fx = check_positive_values(warehouse_copy, STOCK_PRICES), check_positive_values(warehouse_copy, FX_RATES)
+    assert not stock.passed and stock.severity == AssetCheckSeverity.ERROR
+    assert stock.metadata["failing_ids"].value == ["NVDA"]
+    assert not fx.passed and fx.metadata["failing_ids"].value == ["CNY"]
+
+
 def test_index_move_beyond_20pct_warns(warehouse_copy):
     warehouse_copy.execute(
         "update raw.index_prices set close = close * 1.3 where index_id = 'STAR50' and trade_date = '2026-01-14'")
@@ -71,7 +81,7 @@ class BadPriceProvider(SnapshotProvider):
         return FetchResult(STOCK_PRICES, frame, "bad")
 
 
-def test_negative_price_blocks_the_marts_in_the_same_run(built, tmp_path, instance, monkeypatch):
+def test_negative_price_never_reaches_raw_nor_the_marts(built, tmp_path, instance, monkeypatch):
     monkeypatch.setenv("DUCKDB_DATABASE", str(tmp_path / "w.duckdb"))
     defs = built.defs
     resources = {**defs.resources, "provider": BadPriceProvider(snapshot_dir=str(tmp_path)),
@@ -80,13 +90,10 @@ def test_negative_price_blocks_the_marts_in_the_same_run(built, tmp_path, instan
                           resources=resources, executor=defs.executor)
     result = run_range(blocked, instance, "2026-01-14", "2026-01-15")
     assert not result.success
-    evaluation = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    bad = evaluation[("raw/stock_prices", "positive_values")]
-    assert not bad.passed and bad.severity == AssetCheckSeverity.ERROR
-    # dbt never ran: no mart was materialised in this run.
+    failure = next(e for e in result.all_events if e.is_step_failure and e.step_key == "raw__stock_prices")
+    cause = failure.event_specific_data.error.cause
+    assert "NVDA" in cause.message and "2026-01-15: close = -1.0" in cause.message
+    assert "nothing was written" in cause.message
     materialised = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert AssetKey(["raw", "stock_prices"]) in materialised
+    assert AssetKey(["raw", "stock_prices"]) not in materialised
     assert not any(k.path[0] == "marts" for k in materialised)
-    # The -100% move also fails the WARN move check, which by itself would not have blocked anything.
-    move = evaluation[("raw/stock_prices", "daily_move_within_60pct_unless_split")]
-    assert not move.passed and move.severity == AssetCheckSeverity.WARN

@@ -13,7 +13,7 @@ from orchestration import reference
 from orchestration.partitions import daily_partitions
 from orchestration.resources.providers.live import LiveProvider
 from orchestration.resources.providers.symbols import index_codes, listing
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse
 from tests.providers.helpers import FAST
 
 D = date.fromisoformat
@@ -66,7 +66,7 @@ def test_a_live_run_lands_exactly_the_served_rows(net, market, clock, tmp_path):
     database = tmp_path / "live.duckdb"
     result = materialize(
         build_raw_assets(daily_partitions(D("2026-01-01"))),
-        resources={"provider": LiveProvider(**FAST), "warehouse": Warehouse(database=str(database))},
+        resources={"provider": LiveProvider(**FAST), "warehouse": DuckDBFileWarehouse(database=str(database))},
         tags={
             "dagster/asset_partition_range_start": START.isoformat(),
             "dagster/asset_partition_range_end": END.isoformat(),
