@@ -41,11 +41,22 @@ def publish_warehouse(
 ) -> MaterializeResult:
     target = Path(published.path)
     counts = warehouse.publish(target)
+    published_at = MetadataValue.text(datetime.now(UTC).isoformat(timespec="seconds"))
+    if not target.exists():
+        # A lake is read in place, at its latest snapshot: publishing copies nothing (docs/scale-out.md).
+        context.log.info(f"Published {warehouse.location} ({len(counts)} marts)")
+        return MaterializeResult(
+            metadata={
+                "location": MetadataValue.text(warehouse.location),
+                "published_at": published_at,
+                "mart_rows": MetadataValue.json(counts),
+            }
+        )
     context.log.info(f"Published {target} ({len(counts)} marts)")
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(target)),
-            "published_at": MetadataValue.text(datetime.now(UTC).isoformat(timespec="seconds")),
+            "published_at": published_at,
             "size_mb": MetadataValue.float(round(target.stat().st_size / 1e6, 2)),
             "mart_rows": MetadataValue.json(counts),
             "open_with": MetadataValue.md(

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     reports_dir: Path | None = Field(default=None, validation_alias="CTR_REPORTS_DIR")
     # The warehouse kind, which is also the name of its output in dbt_project/profiles.yml.
     warehouse: Literal["duckdb", "ducklake"] = Field(default="duckdb", validation_alias="CTR_WAREHOUSE")
+    # CTR_WAREHOUSE=ducklake (docs/scale-out.md): the catalog after `ducklake:` (default: the cluster of
+    # `make postgres`) and the folder or object-store URL of its Parquet files.
+    ducklake_catalog: str = Field(
+        default="postgres:dbname=ctr host=127.0.0.1 port=54329 user=ctr", validation_alias="CTR_DUCKLAKE_CATALOG"
+    )
+    ducklake_data_path: str = Field(default="warehouse/lake/", validation_alias="CTR_DUCKLAKE_DATA_PATH")
 
     @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod
@@ -55,7 +61,24 @@ class Settings(BaseSettings):
         """The environment dbt's profile reads: plain values, paths already absolute, so dbt (which runs
         from dbt_project/) and Python agree on one file without path logic in profiles.yml. Identical
         for the parse and every run, so dbt keeps its partial-parse cache."""
+        if self.warehouse == "ducklake":
+            from orchestration.resources.ducklake import extension_directory
+
+            return {
+                "CTR_DUCKLAKE_CATALOG": self.ducklake_catalog,
+                "CTR_DUCKLAKE_DATA_PATH": self.ducklake_data_location,
+                # dbt-duckdb installs the extensions it is told to load: from here, never the internet.
+                "CTR_DUCKDB_EXTENSION_DIR": str(extension_directory()),
+            }
         return {"DUCKDB_DATABASE": str(self.duckdb_database)}
+
+    @property
+    def ducklake_data_location(self) -> str:
+        """The data path with a folder made absolute (relative to the project), a URL as given; a folder
+        ends with a slash, as DuckLake expects."""
+        if "://" in self.ducklake_data_path:
+            return self.ducklake_data_path
+        return str(_project_path(self.ducklake_data_path)).rstrip("/") + "/"
 
     @cached_property
     def is_bundled_sample(self) -> bool:
