@@ -1,9 +1,10 @@
-"""Totals: the marts add up, every listed member is priced, index snapshots are complete.
+"""Totals that need more than SQL: every member listed by a date (on its own exchange calendar) is
+priced, and index constituent snapshots are complete.
 
-Each check computes its failing rows in DuckDB and names them (capped) in the metadata with a count.
-Arithmetic the marts promise (sums, the one-year change) is ERROR; gaps in the inputs the marts
-tolerate by design (a member without shares or FX yet, a short constituent list) are WARN. None of
-them is blocking: they run after the dbt step, and the raw-level ERROR checks already gate the marts.
+The arithmetic the marts promise (a basket is the sum of its members, the one-year change follows from
+the value a year earlier, every member day has its FX and share count) is checked by dbt tests beside
+the models (dbt_project/tests/), which Dagster shows as checks on the same assets. Both checks here
+are WARN and not blocking: they run after the dbt step, and the raw-level ERROR checks gate the marts.
 """
 # No `from __future__ import annotations`: Dagster reads the Config and resource annotations at
 # decoration time.
@@ -37,59 +38,6 @@ BASKET = f"{MARTS_SCHEMA}.fct_ai_basket_market_cap"
 MEMBERS_DAILY = f"{MARTS_SCHEMA}.fct_ai_basket_members_daily"
 CONSTITUENT_COUNTS = {"STAR50": 50, "HSTECH": 30}
 WEIGHT_TOLERANCE = 0.5
-# Sums of up to ~50 doubles in the 1e9..1e12 range: anything beyond float noise is a real difference.
-RELATIVE_TOLERANCE = 1e-9
-
-
-def differs(a: str, b: str) -> str:
-    """SQL: a and b differ (NULL vs non-NULL counts as different; NULL vs NULL does not)."""
-    return (
-        f"(({a}) is null) <> (({b}) is null)"
-        f" or abs(({a}) - ({b})) > {RELATIVE_TOLERANCE} * greatest(1, abs({b}))"
-    )
-
-
-# --- market cap = sum of members -----------------------------------------------------------------
-
-SUM_SQL = f"""
-with members as (
-    select basket_id, trade_date, count(market_cap_usd) as priced, sum(market_cap_usd) as members_sum
-    from {MEMBERS_DAILY}
-    group by basket_id, trade_date
-)
-select coalesce(b.basket_id, m.basket_id) as basket_id,
-       coalesce(b.trade_date, m.trade_date) as trade_date,
-       b.market_cap_usd, m.members_sum, b.members_priced, m.priced as members_with_value,
-       case when b.basket_id is null then 'no basket row'
-            when m.basket_id is null then 'no member rows'
-            when b.members_priced <> m.priced then 'members_priced differs'
-            else 'market_cap_usd differs' end as problem
-from {BASKET} as b
-full outer join members as m
-    on b.basket_id = m.basket_id and b.trade_date = m.trade_date
-where b.basket_id is null or m.basket_id is null
-   or b.members_priced <> m.priced
-   or {differs("b.market_cap_usd", "m.members_sum")}
-order by 1, 2
-"""
-
-
-def check_market_cap_sum(wh, provider=None, instance=None) -> AssetCheckResult:
-    guard = mart_guard(wh, "fct_ai_basket_market_cap", provider, instance)
-    if guard:
-        return guard
-    columns, rows = wh.query(SUM_SQL)
-    return AssetCheckResult(
-        passed=not rows,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            "Every basket day's market_cap_usd and members_priced match its member rows."
-            if not rows
-            else f"{len(rows)} basket day(s) do not add up to their members, e.g. "
-            + ", ".join(f"{r[0]} {r[1]} ({r[6]})" for r in rows[:5])
-        ),
-        metadata={"failing_rows": len(rows), "rows": rows_table(columns, rows)},
-    )
 
 
 # --- members_priced = members listed -------------------------------------------------------------
@@ -206,92 +154,6 @@ def check_members_priced(wh, provider=None, instance=None) -> AssetCheckResult:
                             metadata=metadata)
 
 
-# --- FX for every non-USD member -----------------------------------------------------------------
-
-FX_SQL = f"""
-select basket_id, symbol, currency, count(*) as days_without_rate,
-       min(trade_date) as first_date, max(trade_date) as last_date
-from {MEMBERS_DAILY}
-where currency <> 'USD' and usd_per_unit is null
-group by all
-order by days_without_rate desc, basket_id, symbol
-"""
-
-
-def check_fx_coverage(wh, provider=None, instance=None) -> AssetCheckResult:
-    guard = mart_guard(wh, "fct_ai_basket_members_daily", provider, instance)
-    if guard:
-        return guard
-    columns, rows = wh.query(FX_SQL)
-    metadata = {
-        "failing_rows": sum(r[3] for r in rows),
-        "symbols_without_rate": MetadataValue.json(sorted({r[1] for r in rows})),
-        "currencies_without_rate": MetadataValue.json(sorted({r[2] for r in rows})),
-        "gaps": rows_table(columns, rows),
-    }
-    if rows:
-        causes = empty_inputs(wh, ("fx_rates",), provider, instance)
-        if causes:
-            metadata["upstream_gaps"] = MetadataValue.json(causes)
-    return AssetCheckResult(
-        passed=not rows,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            "Every non-USD member row has an FX rate as of its date."
-            if not rows
-            else f"{metadata['failing_rows']} member day(s) lack an FX rate: "
-            + ", ".join(f"{r[1]} {r[2]} {r[4]}..{r[5]}" for r in rows[:5])
-        ),
-        metadata=metadata,
-    )
-
-
-# --- the one-year change -------------------------------------------------------------------------
-
-CHANGE_SQL = f"""
-with valued as (
-    select basket_id, trade_date, market_cap_usd from {BASKET} where market_cap_usd is not null
-),
-targets as (
-    -- DuckDB maps Feb 29 minus a year to Feb 28, as the contract asks
-    select *, cast(trade_date - interval 1 year as date) as year_back from {BASKET}
-),
-recomputed as (
-    select t.*, v.market_cap_usd as expected_1y_ago
-    from targets as t
-    asof left join valued as v
-        on t.basket_id = v.basket_id and t.year_back >= v.trade_date
-)
-select basket_id, trade_date, market_cap_usd, market_cap_usd_1y_ago, expected_1y_ago,
-       change_1y_usd, market_cap_usd - expected_1y_ago as expected_change_1y_usd,
-       change_1y_pct, 100 * (market_cap_usd / expected_1y_ago - 1) as expected_change_1y_pct
-from recomputed
-where {differs("market_cap_usd_1y_ago", "expected_1y_ago")}
-   or {differs("change_1y_usd", "market_cap_usd - expected_1y_ago")}
-   or {differs("change_1y_pct", "100 * (market_cap_usd / expected_1y_ago - 1)")}
-order by basket_id, trade_date
-"""
-
-
-def check_change_1y(wh, provider=None, instance=None) -> AssetCheckResult:
-    guard = mart_guard(wh, "fct_ai_basket_market_cap", provider, instance)
-    if guard:
-        return guard
-    columns, rows = wh.query(CHANGE_SQL)
-    return AssetCheckResult(
-        passed=not rows,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            "change_1y_usd = market_cap_usd - market_cap_usd_1y_ago (the value as of one year earlier) "
-            "on every basket day."
-            if not rows
-            else f"{len(rows)} basket day(s) have a one-year change inconsistent with the value a year earlier, e.g. "
-            + ", ".join(f"{r[0]} {r[1]}" for r in rows[:5])
-        ),
-        metadata={"failing_rows": len(rows), "rows": rows_table(columns, rows)},
-    )
-
-
 # --- index constituent snapshots -----------------------------------------------------------------
 
 
@@ -345,17 +207,10 @@ def check_constituents(wh, provider=None, instance=None) -> AssetCheckResult:
 # --- Dagster definitions -------------------------------------------------------------------------
 
 _CHECKS = (
-    (mart_key("fct_ai_basket_market_cap"), "market_cap_equals_sum_of_members", check_market_cap_sum,
-     [mart_key("fct_ai_basket_members_daily")],
-     "market_cap_usd is the sum of the members' non-NULL market caps and members_priced their count, per day."),
     (mart_key("fct_ai_basket_market_cap"), "members_priced_equals_listed_members", check_members_priced,
      [mart_key("fct_ai_basket_members_daily")],
      ("members_priced equals the members listed by that date (from their first session on their own "
       "calendar); WARN naming the missing symbols and why.")),
-    (mart_key("fct_ai_basket_market_cap"), "change_1y_consistent", check_change_1y, [],
-     "market_cap_usd_1y_ago is the value as of one year earlier and change_1y_usd / change_1y_pct follow from it."),
-    (mart_key("fct_ai_basket_members_daily"), "fx_rate_for_every_non_usd_member", check_fx_coverage, [],
-     "Every non-USD member row has an FX rate as of its date (WARN naming the gaps)."),
     (raw_key(INDEX_CONSTITUENTS), "snapshot_counts_and_weights", check_constituents, [],
      (f"Each STAR50 / HSTECH snapshot has {CONSTITUENT_COUNTS['STAR50']} / {CONSTITUENT_COUNTS['HSTECH']} "
       f"constituents whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN).")),

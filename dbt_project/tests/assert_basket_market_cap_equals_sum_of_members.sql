@@ -47,6 +47,4 @@ full outer join member_totals
 where basket_market_cap.basket_id is null
     or member_totals.basket_id is null
     or basket_market_cap.members_priced <> member_totals.members_priced
-    or (basket_market_cap.market_cap_usd is null) <> (member_totals.market_cap_usd is null)
-    or abs(basket_market_cap.market_cap_usd - member_totals.market_cap_usd)
-        > 1e-9 * greatest(abs(member_totals.market_cap_usd), 1.0)
+    or {{ differs('basket_market_cap.market_cap_usd', 'member_totals.market_cap_usd') }}

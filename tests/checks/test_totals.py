@@ -1,20 +1,42 @@
 """Totals on the marts and the constituent snapshots: clean passes, each broken total fails by name."""
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
+import duckdb
 from dagster import AssetCheckSeverity
 
-from assets.checks.totals import (
-    check_change_1y,
-    check_constituents,
-    check_fx_coverage,
-    check_market_cap_sum,
-    check_members_priced,
-)
+from assets.checks.totals import check_constituents, check_members_priced
 from orchestration.resources.providers.snapshot import SnapshotProvider
-from tests.checks.conftest import insert
+from orchestration.settings import DBT_PROJECT_DIR
 
-TOTALS = (check_market_cap_sum, check_members_priced, check_change_1y, check_fx_coverage, check_constituents)
+TOTALS = (check_members_priced, check_constituents)
+
+
+def dbt_test(database: Path, test_name: str) -> list[dict]:
+    """Run one dbt test against `database` (closed by the caller); returns its run_results entry."""
+    env = {**os.environ, "DUCKDB_DATABASE": str(database)}
+    dbt = str(Path(sys.executable).parent / "dbt")
+    subprocess.run([dbt, "test", "--select", test_name, "--profiles-dir", ".", "--quiet"],
+                   cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    results = json.loads((DBT_PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
+    return [r for r in results if test_name in r["unique_id"]]
+
+
+def broken_copy(built, tmp_path, *statements: str) -> Path:
+    # Named like the warehouse: dbt's compiled SQL refers to the catalog by the file's name.
+    copy = tmp_path / "copy" / built.database.name
+    copy.parent.mkdir()
+    shutil.copy(built.database, copy)
+    with duckdb.connect(str(copy)) as conn:
+        for sql in statements:
+            conn.execute(sql)
+    return copy
 
 
 def meta(result, key):
@@ -23,10 +45,10 @@ def meta(result, key):
 
 def test_totals_passed_in_the_clean_build(built):
     evaluations = built.check_evaluations()
-    for key in [("marts/fct_ai_basket_market_cap", "market_cap_equals_sum_of_members"),
+    for key in [("marts/fct_ai_basket_market_cap", "assert_basket_market_cap_equals_sum_of_members"),
                 ("marts/fct_ai_basket_market_cap", "members_priced_equals_listed_members"),
-                ("marts/fct_ai_basket_market_cap", "change_1y_consistent"),
-                ("marts/fct_ai_basket_members_daily", "fx_rate_for_every_non_usd_member"),
+                ("marts/fct_ai_basket_market_cap", "assert_basket_change_1y_follows_from_a_year_earlier"),
+                ("marts/fct_ai_basket_members_daily", "assert_basket_members_have_market_cap"),
                 ("raw/index_constituents", "snapshot_counts_and_weights")]:
         assert evaluations[key].passed, evaluations[key].description
 
@@ -37,16 +59,14 @@ def test_clean_warehouse_passes_direct_calls(warehouse_copy):
         assert result.passed, result.description
 
 
-def test_broken_basket_total_fails(warehouse_copy):
-    warehouse_copy.execute("""update marts.fct_ai_basket_market_cap set market_cap_usd = market_cap_usd * 1.001
-                              where basket_id = 'CN_AI' and trade_date = '2026-01-14'""")
-    warehouse_copy.execute("""delete from marts.fct_ai_basket_members_daily
-                              where basket_id = 'GLOBAL_AI_EX_CN' and symbol = 'NVDA' and trade_date = '2026-01-13'""")
-    result = check_market_cap_sum(warehouse_copy)
-    assert not result.passed and result.severity == AssetCheckSeverity.ERROR
-    assert meta(result, "failing_rows") == 2
-    assert "CN_AI 2026-01-14 (market_cap_usd differs)" in result.description
-    assert "GLOBAL_AI_EX_CN 2026-01-13 (members_priced differs)" in result.description
+def test_broken_basket_total_fails_the_dbt_test(built, tmp_path):
+    copy = broken_copy(built, tmp_path,
+        """update marts.fct_ai_basket_market_cap set market_cap_usd = market_cap_usd * 1.001
+           where basket_id = 'CN_AI' and trade_date = '2026-01-14'""",
+        """delete from marts.fct_ai_basket_members_daily
+           where basket_id = 'GLOBAL_AI_EX_CN' and symbol = 'NVDA' and trade_date = '2026-01-13'""")
+    [result] = dbt_test(copy, "assert_basket_market_cap_equals_sum_of_members")
+    assert result["status"] == "fail" and result["failures"] == 2
 
 
 def test_missing_member_warns_naming_the_symbol_and_why(warehouse_copy):
@@ -74,27 +94,17 @@ def test_late_listings_and_closed_exchanges_are_not_missing(warehouse_copy):
     assert listed == 33
 
 
-def test_fx_gap_warns_naming_symbols_and_currency(warehouse_copy):
-    warehouse_copy.execute("""update marts.fct_ai_basket_members_daily set usd_per_unit = null, market_cap_usd = null
-                              where currency = 'KRW' and trade_date = '2026-01-15'""")
-    result = check_fx_coverage(warehouse_copy)
-    assert not result.passed and result.severity == AssetCheckSeverity.WARN
-    assert meta(result, "currencies_without_rate") == ["KRW"]
-    assert meta(result, "symbols_without_rate") == ["000660.KS", "005930.KS"]
-    assert meta(result, "failing_rows") == 2
+def test_fx_gap_warns_in_the_dbt_test(built, tmp_path):
+    copy = broken_copy(built, tmp_path,
+        """update marts.fct_ai_basket_members_daily set usd_per_unit = null, market_cap_usd = null
+           where currency = 'KRW' and trade_date = '2026-01-15'""")
+    [result] = dbt_test(copy, "assert_basket_members_have_market_cap")
+    assert result["status"] == "warn" and result["failures"] == 2  # one row per member: 000660.KS, 005930.KS
 
 
-def _basket_rows(conn, rows):
-    conn.execute("""create table marts.fct_ai_basket_market_cap (basket_id varchar, trade_date date, members int,
-                    members_priced int, market_cap_usd double, market_cap_usd_1y_ago double, change_1y_usd double,
-                    change_1y_pct double)""")
-    insert(conn, "marts.fct_ai_basket_market_cap", rows,
-           "basket_id, trade_date, members, members_priced, market_cap_usd, market_cap_usd_1y_ago, change_1y_usd, "
-           "change_1y_pct")
-
-
-def test_one_year_change_checked_against_the_value_a_year_earlier(tiny):
-    _basket_rows(tiny, [
+def test_one_year_change_checked_against_the_value_a_year_earlier(tmp_path):
+    database = tmp_path / "china_tech_rally.duckdb"
+    rows = [
         ("CN_AI", date(2023, 2, 28), 33, 33, 80.0, None, None, None),
         ("CN_AI", date(2024, 2, 28), 33, 33, 90.0, 80.0, 10.0, 12.5),
         # Feb 29 looks back to Feb 28.
@@ -104,17 +114,23 @@ def test_one_year_change_checked_against_the_value_a_year_earlier(tiny):
         ("CN_AI", date(2025, 2, 28), 33, 33, 150.0, 90.0, 60.0, 100 * (150 / 90 - 1)),
         # 2024-03-03 falls on a weekend after a day without value: the latest value before is Feb 29's.
         ("CN_AI", date(2025, 3, 3), 33, 33, 120.0, 100.0, 20.0, 20.0),
-    ])
-    result = check_change_1y(tiny)
-    assert result.passed, result.description
+    ]
+    with duckdb.connect(str(database)) as conn:
+        conn.execute("create schema marts")
+        conn.execute("""create table marts.fct_ai_basket_market_cap (basket_id varchar, trade_date date,
+                        members int, members_priced int, market_cap_usd double, market_cap_usd_1y_ago double,
+                        change_1y_usd double, change_1y_pct double)""")
+        conn.executemany("insert into marts.fct_ai_basket_market_cap values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    test = "assert_basket_change_1y_follows_from_a_year_earlier"
+    [clean] = dbt_test(database, test)
+    assert clean["status"] == "pass", clean
     # The classic slips: anchoring Feb 28 2025 on Feb 29 2024, and a change not matching its anchor.
-    tiny.execute("update marts.fct_ai_basket_market_cap set market_cap_usd_1y_ago = 100, change_1y_usd = 50, "
-                 "change_1y_pct = 50 where trade_date = '2025-02-28'")
-    tiny.execute("update marts.fct_ai_basket_market_cap set change_1y_usd = 25 where trade_date = '2025-03-03'")
-    broken = check_change_1y(tiny)
-    assert not broken.passed and broken.severity == AssetCheckSeverity.ERROR
-    assert meta(broken, "failing_rows") == 2
-    assert "CN_AI 2025-02-28, CN_AI 2025-03-03" in broken.description
+    with duckdb.connect(str(database)) as conn:
+        conn.execute("update marts.fct_ai_basket_market_cap set market_cap_usd_1y_ago = 100, change_1y_usd = 50,"
+                     " change_1y_pct = 50 where trade_date = '2025-02-28'")
+        conn.execute("update marts.fct_ai_basket_market_cap set change_1y_usd = 25 where trade_date = '2025-03-03'")
+    [broken] = dbt_test(database, test)
+    assert broken["status"] == "fail" and broken["failures"] == 2
 
 
 def test_constituent_snapshot_counts_and_weights(warehouse_copy):
@@ -142,7 +158,7 @@ def test_empty_marts_fail_as_warn_saying_why(warehouse_copy, tmp_path):
     for body in TOTALS:
         result = body(warehouse_copy, provider)
         assert not result.passed and result.severity == AssetCheckSeverity.WARN, body.__name__
-    basket = check_market_cap_sum(warehouse_copy, provider)
+    basket = check_members_priced(warehouse_copy, provider)
     assert basket.description.startswith(
         "marts.fct_ai_basket_market_cap is empty: raw.stock_prices is empty: the snapshot has no stock_prices.csv")
     assert "raw.shares_outstanding is empty: the snapshot has no shares_outstanding.csv" in basket.description
