@@ -1,5 +1,6 @@
-"""One small materialised sample warehouse with a persistent Dagster home, shared by the report,
-publishing and browser tests (materialised once per session: a full run costs about a minute here).
+"""One small materialised sample warehouse with a persistent Dagster home, shared by the checks,
+report, publishing, bad-input and browser tests (materialised once per session: a full run costs
+about a minute here). Tests that break something break a copy of it.
 
 The slice of the bundled sample crosses a year end up to mid-January 2026, the period of the news the
 project started from, so the year-to-date figures and charts have their base close.
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -40,12 +42,15 @@ SLICE_START = date(2025, 11, 3)
 SLICE_END = date(2026, 1, 16)
 
 
-def write_slice(folder: Path, start: date = SLICE_START, end: date = SLICE_END) -> Path:
+def write_slice(folder: Path, start: date = SLICE_START, end: date = SLICE_END, files=None) -> Path:
     """The sample's prices in [start, end], and its as-of rows (share counts, FX, constituent lists) up
-    to `end` with their history: the load carries the values in force at `start` into the window."""
+    to `end` with their history: the load carries the values in force at `start` into the window.
+    `files`: the dataset names to write (default all), for a folder that lacks some."""
     folder.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as conn:
         for d in DATASETS:
+            if files is not None and d.name not in files:
+                continue
             src = str(SAMPLE_DIR / d.file_name)
             since = "" if d.as_of else f"{d.date_column} >= date '{start}' and "
             sql = f"""select {", ".join(d.column_names)} from read_csv('{src}', header = true)
@@ -59,8 +64,23 @@ class SampleWarehouse:
     root: Path
     env: dict[str, str]
     dagster_home: Path
-    first_run_success: bool = False
+    first_run: Any = None
     reader_report: dict | None = None
+
+    @property
+    def first_run_success(self) -> bool:
+        return bool(self.first_run and self.first_run.success)
+
+    @property
+    def defs(self):
+        with env_set(self.env):
+            return build_definitions(Settings())
+
+    def check_evaluations(self) -> dict[tuple[str, str], Any]:
+        """(asset key path, check name) -> the check's evaluation in the first (full) run."""
+        return {
+            (e.asset_key.to_user_string(), e.check_name): e for e in self.first_run.get_asset_check_evaluations()
+        }
 
     @property
     def settings(self) -> Settings:
@@ -118,7 +138,7 @@ def _build(root: Path) -> SampleWarehouse:
     empty.ensure_raw_tables()
     empty.publish(warehouse.published)
     with hammering(warehouse.published, root / "reader") as report:
-        warehouse.first_run_success = warehouse.materialise().success
+        warehouse.first_run = warehouse.materialise()
     warehouse.reader_report = report()
     return warehouse
 

@@ -3,7 +3,6 @@ wrong in one clear line, and the warehouse and its published copy keep exactly w
 
 import hashlib
 import shutil
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -15,9 +14,9 @@ from assets.publish import published_path_for
 from orchestration.definitions import build_definitions
 from orchestration.settings import Settings
 from tests.conftest import run_range
-from tests.sample_slice import write_slice
+from tests.sample_slice import SLICE_END, SLICE_START, sample_warehouse
 
-START, END = date(2025, 12, 1), date(2025, 12, 31)
+START, END = SLICE_START, SLICE_END
 STOCK_PRICES_KEY = AssetKey(["raw", "stock_prices"])
 
 pytestmark = pytest.mark.integration
@@ -42,19 +41,12 @@ def file_hash(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bad_inputs")
-    good = write_slice(root / "good", START, END)
-    env = {
-        "DUCKDB_DATABASE": str(root / "warehouse" / "china_tech_rally.duckdb"),
-        "CTR_SOURCE": "snapshot",
-        "CTR_SNAPSHOT_DIR": str(good),
-        "CTR_START_DATE": START.isoformat(),
-    }
-    with pytest.MonkeyPatch.context() as mp, instance_for_test() as instance:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        assert run_range(build_definitions(Settings()), instance, START.isoformat(), END.isoformat()).success
-    return root, good, env
+    """The session's shared build; the failing cases leave it as it was, and the two that load
+    reload the same rows."""
+    shared = sample_warehouse(tmp_path_factory)
+    assert shared.first_run_success
+    env = {k: v for k, v in shared.env.items() if k != "DAGSTER_HOME"}
+    return shared.root, Path(shared.env["CTR_SNAPSHOT_DIR"]), env
 
 
 def run_stock_prices(built, tmp_path, edit):

@@ -1,9 +1,9 @@
-"""One small clean warehouse, materialised once and shared: a slice of the bundled sample.
+"""The check tests' warehouses: the session's shared build of the sample slice (tests/sample_slice.py),
+copied and broken one thing at a time, and hand-made tiny ones.
 
 The slice runs from November 2025 to mid-January 2026: the December/January listings (Moore Threads,
 MetaX, Biren, Zhipu, MiniMax), year-end holidays that differ by calendar (Tokyo shut Jan 1-2 and 12,
-New York on Christmas, Hong Kong on Boxing Day). Check tests copy the built warehouse file and break
-one thing in the copy; a second, partial build lives in test_partial_snapshot.py.
+New York on Christmas, Hong Kong on Boxing Day). A second, partial build lives in test_partial_snapshot.py.
 """
 
 from __future__ import annotations
@@ -14,43 +14,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import instance_for_test
 
-from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
 from orchestration.resources.warehouse import DuckDBFileWarehouse, WarehouseSession
-from orchestration.settings import SAMPLE_DIR, Settings
+from orchestration.settings import Settings
 from tests.conftest import run_range
+from tests.sample_slice import SampleWarehouse, sample_warehouse
 
-SLICE_START = date(2025, 11, 3)
-SLICE_END = date(2026, 1, 16)
 # The end of the slice's last day: what the EvaluationClock resolves to in snapshot mode.
 AS_OF = "2026-01-16T23:59:59+00:00"
-
-
-def write_slice(folder: Path, start: date = SLICE_START, end: date = SLICE_END, files=None) -> Path:
-    """The sample's rows in [start, end]; shares outstanding in force at `start` are re-dated to it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect() as conn:
-        for d in DATASETS:
-            if files is not None and d.name not in files:
-                continue
-            src = str(SAMPLE_DIR / d.file_name)
-            cols = ", ".join(d.column_names)
-            if d.name == "shares_outstanding":
-                sql = f"""
-                    select symbol, greatest(as_of_date, date '{start}') as as_of_date, shares_outstanding
-                    from read_csv('{src}', header = true)
-                    where as_of_date <= date '{end}'
-                    qualify as_of_date >= max(case when as_of_date <= date '{start}' then as_of_date end)
-                        over (partition by symbol)
-                        or max(case when as_of_date <= date '{start}' then as_of_date end)
-                        over (partition by symbol) is null"""
-            else:
-                sql = f"""select {cols} from read_csv('{src}', header = true)
-                          where {d.date_column} between date '{start}' and date '{end}'"""
-            conn.execute(f"copy ({sql}) to '{folder / d.file_name}' (header, dateformat '%Y-%m-%d')")
-    return folder
 
 
 class Built:
@@ -84,12 +56,9 @@ def materialise(folder: Path, workdir: Path, start: date, end: date, instance) -
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Built:
-    """The whole graph materialised over the clean slice, once per session."""
-    root = tmp_path_factory.mktemp("clean")
-    folder = write_slice(root / "snapshot")
-    with instance_for_test() as instance:
-        yield materialise(folder, root, SLICE_START, SLICE_END, instance)
+def built(tmp_path_factory) -> SampleWarehouse:
+    """The whole graph materialised over the clean slice: the session's one shared build."""
+    return sample_warehouse(tmp_path_factory)
 
 
 @pytest.fixture

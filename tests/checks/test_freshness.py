@@ -14,7 +14,8 @@ from assets.checks.freshness import (
 )
 from orchestration.calendars import EvaluationClock, Instant, latest_closed_session
 from orchestration.resources.providers.snapshot import SnapshotProvider
-from tests.checks.conftest import AS_OF, SLICE_END, insert
+from tests.checks.conftest import AS_OF, insert
+from tests.sample_slice import SLICE_END
 
 CLOCK = EvaluationClock(as_of=AS_OF).resolve()
 INDICES = {"STAR50": "XSHG", "CSI300": "XSHG", "CHINEXT": "XSHG", "HSTECH": "XHKG", "HSI": "XHKG", "NDX": "XNAS"}

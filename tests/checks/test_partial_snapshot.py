@@ -6,7 +6,8 @@ from datetime import date
 import pytest
 from dagster import AssetCheckSeverity, instance_for_test
 
-from tests.checks.conftest import materialise, write_slice
+from tests.checks.conftest import materialise
+from tests.sample_slice import write_slice
 
 START, END = date(2026, 1, 12), date(2026, 1, 16)
 NO_STOCKS = "raw.stock_prices is empty: the snapshot has no stock_prices.csv"
