@@ -19,12 +19,19 @@ os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
-    """dagster-dbt loads target/manifest.json at import; `make test` prepares it, a bare pytest may not."""
+    """dagster-dbt loads target/manifest.json at import; `make test` prepares it, a bare pytest may not.
+    Re-prepared when a project file is newer, as the Makefile rule does: a stale manifest fails the dbt
+    step on a node it does not know."""
     from assets.dbt import dbt_project, prepare_manifest
 
-    if not dbt_project.manifest_path.exists():
+    manifest = dbt_project.manifest_path
+    sources = [
+        p for p in dbt_project.project_dir.rglob("*")
+        if p.suffix in {".sql", ".yml", ".csv"} and dbt_project.target_path.name not in p.parts
+    ]
+    if not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
         prepare_manifest(Settings(), always=True)
-    return dbt_project.manifest_path
+    return manifest
 
 
 @pytest.fixture

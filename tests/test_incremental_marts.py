@@ -12,6 +12,7 @@ Python start-up and a parse; Dagster's side (the window handed to dbt) is tested
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -137,12 +138,16 @@ def warehouses(tmp_path_factory):
         rebuilt.parent.mkdir()
         shutil.copy(incremental, rebuilt)
         dbt.run(full_refresh=True, database=rebuilt)
-    return incremental, rebuilt
+        # The docs site is generated from the same manifest and the warehouse's catalog.
+        docs = dbt.runner.invoke(["docs", *dbt._args("generate")])
+        assert docs.success, docs.exception
+        catalog = json.loads((incremental.parent / "dbt_target" / "catalog.json").read_text())
+    return incremental, rebuilt, catalog
 
 
 @pytest.mark.parametrize("table", sorted(INCREMENTAL))
 def test_incremental_runs_equal_a_full_refresh_row_for_row(warehouses, table):
-    incremental, rebuilt = warehouses
+    incremental, rebuilt, _ = warehouses
     actual, expected = read(incremental, table), read(rebuilt, table)
     assert len(expected) > 0
     assert list(actual.columns) == list(expected.columns)
@@ -150,7 +155,7 @@ def test_incremental_runs_equal_a_full_refresh_row_for_row(warehouses, table):
 
 
 def test_the_late_correction_reached_the_one_year_ahead_rows(warehouses):
-    incremental, _ = warehouses
+    incremental, _, _ = warehouses
     with duckdb.connect(str(incremental)) as conn:
         anchored = conn.execute(
             "select r.trailing_1y_return, r.close / a.one_year_back_close - 1"
@@ -166,3 +171,9 @@ def test_the_late_correction_reached_the_one_year_ahead_rows(warehouses):
         ).fetchone()
     assert one_year_back == (date(2024, 1, 3), pytest.approx(corrected, rel=1e-12))
     assert anchored[0] == pytest.approx(anchored[1], rel=1e-12)
+
+
+def test_dbt_docs_generate_documents_every_mart(warehouses):
+    *_, catalog = warehouses
+    documented = {node["metadata"]["name"] for node in catalog["nodes"].values() if node["metadata"]["schema"] == "marts"}
+    assert {"fct_index_returns", "fct_ai_market_cap_ratio", "dim_security"} <= documented
