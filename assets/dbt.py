@@ -145,10 +145,12 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
             else f"dbt build: incremental models recompute from {window['CTR_WINDOW_MIN_DATE']}"
             if window["CTR_WINDOW_MIN_DATE"] else "dbt build: no partition window, every row is recomputed"
         )
-        with environment(window):
-            invocation = dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context)
-        # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).
-        yield from with_table_metadata(invocation, warehouse)
+        # On a lake another run's build may be rewriting the same tables: the two take turns.
+        with warehouse.exclusive("transform"):
+            with environment(window):
+                invocation = dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context)
+            # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).
+            yield from with_table_metadata(invocation, warehouse)
         # Reached only when dbt succeeded (a failed build raises above). A run of some marts alone, from
         # the UI, leaves the published copy in step; in a full run the report or the publish step does it.
         if context.selected_asset_keys:

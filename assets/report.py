@@ -710,7 +710,8 @@ def rpt_headline(
 ) -> MaterializeResult:
     requested = _parse_as_of(config.as_of)
     generated_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    with warehouse.session() as wh:
+    # Replaces marts.rpt_headline: on a lake, in turn with another run's dbt build or report.
+    with warehouse.exclusive("transform"), warehouse.session() as wh:
         as_of = requested or latest_date(wh) or date.today()
         label = data_label(wh, report_output.synthetic_sample)
         table = build_headline_table(wh, as_of, label, generated_at)

@@ -18,6 +18,7 @@ import json
 import re
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -130,6 +131,27 @@ class DuckLakeWarehouse(Warehouse):
             raise
         return conn
 
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """A PostgreSQL advisory lock on the catalog database, per `what`: two runs' dbt builds rewrite
+        the same tables, and DuckLake would abort the second to commit (a conflict, not a wait). The
+        lock belongs to a database session, so a writer that dies releases it with its connection."""
+        if not self.catalog.startswith("postgres:"):
+            # A DuckDB or SQLite catalog file takes one writer process anyway.
+            yield
+            return
+        import psycopg2
+
+        key = zlib.crc32(f"china-tech-rally:{what}".encode())
+        conn = psycopg2.connect(self.catalog.removeprefix("postgres:"))
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute("select pg_advisory_lock(%s)", [key])
+            yield
+        finally:
+            conn.close()
+
     def replace_window(
         self,
         result: FetchResult,
@@ -187,3 +209,29 @@ class DuckLakeWarehouse(Warehouse):
             return int(session.scalar(f"select max(snapshot_id) from {LAKE_ALIAS}.snapshots()"))
 
     get_connection = connect
+
+
+def print_summary() -> None:
+    """`python -m orchestration.resources.ducklake`: what `make demo-lake` ends with, read from the lake
+    (the CLI's summary reads the file's published copy, which a lake has none of)."""
+    from orchestration.definitions import build_warehouse
+    from orchestration.settings import get_settings
+
+    warehouse = build_warehouse(get_settings())
+    if not isinstance(warehouse, DuckLakeWarehouse):
+        raise SystemExit("CTR_WAREHOUSE is not ducklake")
+    with warehouse.session(read_only=True) as wh:
+        print(f"\nLake: {warehouse.location}, snapshot {warehouse.snapshot_id()}")
+        for schema in ("raw", "marts"):
+            counts = ", ".join(f"{t} {wh.table_rows(schema, t):,}" for t in wh.tables(schema)) or "no tables"
+            print(f"  {schema}: {counts}")
+        rows = wh.rows("select headline from marts.rpt_headline order by line") if wh.relation_exists(
+            "marts", "rpt_headline"
+        ) else []
+    for (line,) in rows:
+        print(f"  {line}")
+    print("Query it: duckdb, then ATTACH 'ducklake:<CTR_DUCKLAKE_CATALOG>' AS lake (READ_ONLY); USE lake;")
+
+
+if __name__ == "__main__":
+    print_summary()

@@ -148,6 +148,12 @@ class Warehouse(ConfigurableResource, ABC):
         """Make the committed state visible to readers who never wait for a writer; returns each mart's
         row count as readers will see it."""
 
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Held around a step that rewrites shared tables (the dbt build, the report), so that two runs'
+        rewrites take turns. Nothing to do on the file: its pool already lets one writer in at a time."""
+        yield
+
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"custom_user_agent": "china-tech-rally"}
         if self.memory_limit:
