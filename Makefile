@@ -15,7 +15,7 @@ PY := $(VENV)/bin/python
 MANIFEST := dbt_project/target/manifest.json
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup demo run headline test ui validate manifest clean bench chromium
+.PHONY: help setup demo run headline test ui validate manifest clean bench chromium postgres postgres-stop demo-lake
 
 help:
 	@echo "make demo   set up, then materialise everything on the bundled sample (or CTR_SNAPSHOT_DIR)"
@@ -23,6 +23,7 @@ help:
 	@echo "make ui     open the Dagster UI on http://127.0.0.1:3000"
 	@echo "make run    materialise from the live sources (akshare + yfinance; needs internet)"
 	@echo "make headline  print the headline report of the last run"
+	@echo "make demo-lake  the demo on DuckLake + a local PostgreSQL (docs/scale-out.md)"
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@echo "Setting up the Python environment in $(VENV)/ (uv sync, quiet; a minute on a first run)"
@@ -84,3 +85,22 @@ clean:
 # Scaling ratios of the ingestion path, measured in one run (not part of `make test`).
 bench: setup
 	$(PY) -m benchmarks.run
+
+# Past one machine (docs/scale-out.md): a local PostgreSQL (.postgres/, 127.0.0.1:54329; as root it
+# installs Debian's postgresql when missing) holding the DuckLake catalog and the Dagster instance, the
+# lake's Parquet files in warehouse/lake/. `make postgres-stop` stops it.
+LAKE_HOME := $(CURDIR)/.dagster_home_lake
+
+postgres:
+	@bash scripts/postgres.sh start
+
+postgres-stop:
+	@bash scripts/postgres.sh stop
+
+# The whole graph on DuckLake, Dagster's runs and events in PostgreSQL; ends with the lake's row counts.
+demo-lake: setup postgres
+	@eval "$$(bash scripts/postgres.sh env)" && export CTR_WAREHOUSE=ducklake DAGSTER_HOME=$(LAKE_HOME) && \
+		$(PY) -m orchestration.instance $(LAKE_HOME) >/dev/null && \
+		PYTHONWARNINGS="ignore:Parameter \`backfill_policy\` of function" $(PY) -m assets.dbt && \
+		$(PY) -m orchestration.cli demo && \
+		$(PY) -W ignore -m orchestration.resources.ducklake
