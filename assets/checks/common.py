@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, DagsterInstance, MetadataValue
 
-from orchestration.datasets import DATASETS_BY_NAME, Dataset
+from orchestration.datasets import DATASETS, DATASETS_BY_NAME, Dataset
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.providers.snapshot import SnapshotProvider
 from orchestration.resources.warehouse import WarehouseSession
@@ -17,14 +20,29 @@ from orchestration.resources.warehouse import WarehouseSession
 MAX_LISTED = 20
 MARTS_SCHEMA = "marts"
 
-# The raw tables each mart is built from: an empty mart is explained by the empty ones among them.
-MART_INPUTS: dict[str, tuple[str, ...]] = {
-    "fct_index_returns": ("index_prices",),
-    "fct_relative_performance": ("index_prices",),
-    "fct_ai_basket_members_daily": ("stock_prices", "shares_outstanding", "fx_rates"),
-    "fct_ai_basket_market_cap": ("stock_prices", "shares_outstanding", "fx_rates"),
-    "fct_ai_market_cap_ratio": ("stock_prices", "shares_outstanding", "fx_rates"),
-}
+@lru_cache
+def raw_inputs_of(model: str) -> tuple[str, ...]:
+    """The raw tables a dbt model is built from, read from the dbt manifest's lineage: an empty mart is
+    explained by the empty ones among them, and a new model needs no list kept by hand."""
+    from assets.dbt import dbt_project
+
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    nodes = {**manifest["nodes"], **manifest["sources"]}
+    found: set[str] = set()
+    pending = [uid for uid, node in manifest["nodes"].items() if node.get("name") == model
+               and node.get("resource_type") == "model"]
+    seen: set[str] = set()
+    while pending:
+        uid = pending.pop()
+        if uid in seen or uid not in nodes:
+            continue
+        seen.add(uid)
+        node = nodes[uid]
+        if node.get("resource_type") == "source" and node.get("source_name") == "raw":
+            found.add(node["name"])
+        pending.extend(node.get("depends_on", {}).get("nodes", []))
+    # In the datasets' own order (prices first): the first cause named is the one a reader fixes first.
+    return tuple(d.name for d in DATASETS if d.name in found)
 
 
 def raw_key(dataset: Dataset | str) -> AssetKey:
@@ -107,7 +125,7 @@ def mart_guard(
     if rows is None:
         reason = f"{MARTS_SCHEMA}.{mart} does not exist: dbt has not built it (see the dbt step's log)"
     else:
-        causes = empty_inputs(wh, MART_INPUTS.get(mart, ()), provider, instance)
+        causes = empty_inputs(wh, raw_inputs_of(mart), provider, instance)
         reason = f"{MARTS_SCHEMA}.{mart} is empty: " + (
             "; ".join(causes) if causes else "its raw inputs have rows, so the model filtered everything out"
         )
