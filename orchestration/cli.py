@@ -249,7 +249,6 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
     finally:
         progress.stop()
         log.close()
-    keep_partial_parse(run_id)
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [c for c in checks if not c.passed]
     print(f"Run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - began:.0f}s;"
@@ -259,7 +258,11 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
               f" {check.description or ''}".rstrip()[:300], file=out)
     if len(failed) > 15:
         print(f"  ... and {len(failed) - 15} more (see the UI or {log.path})", file=out)
-    lock_lines = {m for m in (lock_message(text, published_path(settings)) for text in progress.failures) if m}
+    # The warehouse resource's own WarehouseLockedError already says it in the FAILED line above.
+    lock_lines = {
+        m for m in (lock_message(text, published_path(settings)) for text in progress.failures
+                    if "WarehouseLockedError" not in text) if m
+    }
     for line in sorted(lock_lines):
         print(line, file=out)
     if not result.success:
@@ -272,23 +275,6 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
         print(f"Full log (dbt's output and every event): {log.path}", file=out)
     out.flush()
     return result.success
-
-
-def keep_partial_parse(run_id: str) -> None:
-    """Keep this run's dbt parse state for the next run.
-
-    dagster-dbt gives every dbt invocation its own target folder, seeded with target/partial_parse.msgpack
-    from `make`'s `dbt parse`. That parse ran without the run window's --vars (and perhaps with another
-    DUCKDB_DATABASE), so dbt rejects it and parses everything again, every run ("Unable to do partial
-    parsing"). The state dbt saved in this run's folder matches the next run's window and profile.
-    """
-    from orchestration.settings import DBT_PROJECT_DIR
-
-    target = DBT_PROJECT_DIR / "target"
-    for saved in target.glob(f"warehouse_dbt_models-{run_id[:7]}-*/partial_parse.msgpack"):
-        staging = target / f".partial_parse.{os.getpid()}"
-        shutil.copyfile(saved, staging)
-        os.replace(staging, target / "partial_parse.msgpack")  # atomic: a concurrent run reads old or new
 
 
 def _table_counts(conn, schema: str) -> list[tuple[str, int]]:
