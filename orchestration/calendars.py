@@ -133,6 +133,20 @@ class TradingCalendar:
 
 
 @cache
+def exchange_timezone(name: str) -> str:
+    """An exchange's time zone as exchange_calendars defines it, read off the calendar class when it
+    declares one: building a calendar takes seconds, and symbol mapping needs only the zone."""
+    if name == WEEKDAYS:
+        return _WEEKDAYS_TZ
+    dispatcher = xcals.calendar_utils.global_calendar_dispatcher
+    try:
+        tz = getattr(dispatcher._calendar_factories[dispatcher.resolve_alias(name)], "tz", None)
+    except (KeyError, xcals.errors.InvalidCalendarName):
+        tz = None
+    return str(tz) if isinstance(tz, ZoneInfo) else str(get_calendar(name).tz)
+
+
+@cache
 def get_calendar(name: str) -> TradingCalendar:
     return TradingCalendar(name)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dagster import AssetSelection, PartitionsDefinition, define_asset_job
 
 from orchestration.datasets import DATASETS
+from orchestration.reference import calendars_closing_with
 
 MATERIALIZE_ALL_JOB = "materialize_all"
 ASIA_CLOSE_JOB = "asia_close"
@@ -23,13 +24,14 @@ class MarketClose:
     description: str
 
 
-# Tokyo and Seoul close at 14:30 Hong Kong time, Shanghai at 15:00, Hong Kong at 16:00.
+# The exchanges of each group come from the exchanges seed (its close_group column). Tokyo and Seoul
+# close at 14:30 Hong Kong time, Shanghai at 15:00, Hong Kong at 16:00.
 ASIA_CLOSE = MarketClose(
-    ASIA_CLOSE_JOB, ("XSHG", "XHKG", "XTKS", "XKRX"), "Asia/Hong_Kong",
+    ASIA_CLOSE_JOB, calendars_closing_with("asia"), "Asia/Hong_Kong",
     "After the Asia close: the day's Shanghai/Shenzhen, Hong Kong, Tokyo and Seoul prices, FX, then every mart.",
 )
 US_CLOSE = MarketClose(
-    US_CLOSE_JOB, ("XNAS", "XNYS"), "America/New_York",
+    US_CLOSE_JOB, calendars_closing_with("us"), "America/New_York",
     "After the New York close: the day's Nasdaq/NYSE prices, FX, then every mart.",
 )
 MARKET_CLOSES = (ASIA_CLOSE, US_CLOSE)

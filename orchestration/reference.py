@@ -28,6 +28,16 @@ class IndexInfo:
 
 
 @dataclass(frozen=True)
+class Exchange:
+    calendar: str  # exchange_calendars code
+    name: str
+    market: str
+    currency: str
+    yahoo_suffixes: tuple[str, ...]  # empty for US listings
+    close_group: str  # the daily market-close schedule that loads it
+
+
+@dataclass(frozen=True)
 class BasketMember:
     basket_id: str
     symbol: str
@@ -52,6 +62,26 @@ def index_catalog(seeds_dir: Path = SEEDS_DIR) -> tuple[IndexInfo, ...]:
 def basket_members(seeds_dir: Path = SEEDS_DIR) -> tuple[BasketMember, ...]:
     rows = _read_seed("ai_basket_members", seeds_dir).to_dict("records")
     return tuple(BasketMember(**{**r, "listed_on": date.fromisoformat(r["listed_on"])}) for r in rows)
+
+
+@lru_cache
+def exchanges(seeds_dir: Path = SEEDS_DIR) -> tuple[Exchange, ...]:
+    rows = _read_seed("exchanges", seeds_dir).to_dict("records")
+    return tuple(Exchange(**{**r, "yahoo_suffixes": tuple(r["yahoo_suffixes"].split())}) for r in rows)
+
+
+def exchange_of_suffix() -> dict[str, Exchange]:
+    """Yahoo suffix -> exchange; "" (no suffix) -> the first US exchange, where unsuffixed symbols list."""
+    by_suffix = {sfx: e for e in exchanges() for sfx in e.yahoo_suffixes}
+    by_suffix[""] = next(e for e in exchanges() if not e.yahoo_suffixes)
+    return by_suffix
+
+
+def calendars_closing_with(close_group: str) -> tuple[str, ...]:
+    """The calendars of a close group that some index or basket member trades on: a market nobody
+    lists on does not make the schedule run on its own trading days."""
+    used = {i.calendar for i in index_catalog()} | {m.calendar for m in basket_members()}
+    return tuple(e.calendar for e in exchanges() if e.close_group == close_group and e.calendar in used)
 
 
 def index_ids() -> list[str]:

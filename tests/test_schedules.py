@@ -66,8 +66,8 @@ def test_schedules_have_explicit_time_zones_and_weekday_crons(defs):
 def test_asia_after_close_requests_the_day_for_all_four_exchanges(defs, instance):
     request = only_request(tick(defs, instance, "asia_close_schedule", datetime(2025, 3, 4, 17, 30, tzinfo=HKT)))
     assert request.partition_key == "2025-03-04"
-    assert calendars_of(request) == ["XSHG", "XHKG", "XTKS", "XKRX"]
-    assert request.tags[CALENDARS_TAG] == "XSHG,XHKG,XTKS,XKRX"
+    assert calendars_of(request) == ["XSHG", "XHKG", "XKRX", "XTKS"]
+    assert request.tags[CALENDARS_TAG] == "XSHG,XHKG,XKRX,XTKS"
     assert FALLBACK_TAG not in request.tags
     assert request.run_key == "asia_close:2025-03-04"
     # The config is valid for the job the schedule launches.
@@ -100,13 +100,13 @@ def test_lunar_new_year_loads_tokyo_alone(defs, instance):
 def test_asia_skips_when_no_exchange_traded(defs, instance):
     result = tick(defs, instance, "asia_close_schedule", datetime(2025, 1, 1, 17, 30, tzinfo=HKT))
     assert not result.run_requests
-    assert "2025-01-01: no session on XSHG, XHKG, XTKS, XKRX" in result.skip_message
+    assert "2025-01-01: no session on XSHG, XHKG, XKRX, XTKS" in result.skip_message
 
 
 def test_us_after_close_requests_the_new_york_date(defs, instance):
     request = only_request(tick(defs, instance, "us_close_schedule", datetime(2025, 7, 7, 17, 30, tzinfo=NYT)))
     assert request.partition_key == "2025-07-07"
-    assert calendars_of(request) == ["XNAS", "XNYS"]
+    assert calendars_of(request) == ["XNYS", "XNAS"]
     assert validate_run_config(defs.resolve_job_def(US_CLOSE_JOB), request.run_config)
     # Late in the New York evening it is already the next day in UTC: the partition stays the local date.
     late = only_request(tick(defs, instance, "us_close_schedule", datetime(2025, 7, 7, 23, 30, tzinfo=NYT)))
@@ -115,7 +115,7 @@ def test_us_after_close_requests_the_new_york_date(defs, instance):
 
 def test_us_independence_day_skips_and_the_early_close_before_it_runs(defs, instance):
     holiday = tick(defs, instance, "us_close_schedule", datetime(2025, 7, 4, 17, 30, tzinfo=NYT))
-    assert not holiday.run_requests and "2025-07-04: no session on XNAS, XNYS" in holiday.skip_message
+    assert not holiday.run_requests and "2025-07-04: no session on XNYS, XNAS" in holiday.skip_message
     # 2025-07-03 closed at 13:00: a 14:00 evaluation already has the day's closes.
     early = only_request(tick(defs, instance, "us_close_schedule", datetime(2025, 7, 3, 14, 0, tzinfo=NYT)))
     assert early.partition_key == "2025-07-03"

@@ -15,30 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from orchestration.reference import IndexInfo, currency_of_symbol, index_catalog
+from orchestration.calendars import exchange_timezone
+from orchestration.reference import IndexInfo, currency_of_symbol, exchange_of_suffix, index_catalog
 from orchestration.resources.providers.base import ProviderError
 
-# suffix -> (market, currency, exchange timezone, exchange_calendars code)
-_SUFFIXES = {
-    "SS": ("CN", "CNY", "Asia/Shanghai", "XSHG"),
-    "SZ": ("CN", "CNY", "Asia/Shanghai", "XSHG"),  # same sessions as Shanghai; the seeds use XSHG too
-    "HK": ("HK", "HKD", "Asia/Hong_Kong", "XHKG"),
-    "KS": ("KR", "KRW", "Asia/Seoul", "XKRX"),
-    "KQ": ("KR", "KRW", "Asia/Seoul", "XKRX"),
-    "T": ("JP", "JPY", "Asia/Tokyo", "XTKS"),
-    "TW": ("TW", "TWD", "Asia/Taipei", "XTAI"),
-}
-_US = ("US", "USD", "America/New_York", "XNYS")
-CALENDAR_TIMEZONES = {
-    "XSHG": "Asia/Shanghai",
-    "XSHE": "Asia/Shanghai",
-    "XHKG": "Asia/Hong_Kong",
-    "XNAS": "America/New_York",
-    "XNYS": "America/New_York",
-    "XKRX": "Asia/Seoul",
-    "XTKS": "Asia/Tokyo",
-    "XTAI": "Asia/Taipei",
-}
 # Yahoo quotes every FX pair against the dollar on a London-based "exchange".
 FX_TIMEZONE = "Europe/London"
 # FX trades around the clock on weekdays; a day's rate is final at the 17:00 New York roll, the day end the
@@ -118,21 +98,27 @@ def a_share_suffix(code: str) -> str:
 def listing(symbol: str) -> Listing:
     symbol = symbol.strip().upper()
     code, _, suffix = symbol.rpartition(".") if "." in symbol else (symbol, "", "")
+    exchange = exchange_of_suffix().get(suffix)
     if not suffix:
-        market, ccy, tz, cal = _US
         if not re.fullmatch(r"[A-Z][A-Z0-9\-]*", code):
             raise ProviderError(f"{symbol!r} is not a recognised listing symbol")
-        return Listing(symbol, code, None, market, currency_of_symbol().get(symbol, ccy), tz, cal)
-    if suffix not in _SUFFIXES:
-        raise ProviderError(f"{symbol!r}: unknown exchange suffix .{suffix}")
+    elif exchange is None:
+        raise ProviderError(f"{symbol!r}: unknown exchange suffix .{suffix} (dbt_project/seeds/exchanges.csv)")
     if suffix in ("SS", "SZ") and a_share_suffix(code) != suffix:
         raise ProviderError(
             f"{symbol}: code {code} trades in {'Shanghai' if suffix == 'SZ' else 'Shenzhen'}, not .{suffix}"
         )
     if suffix == "HK" and not re.fullmatch(r"\d{4,5}", code):
         raise ProviderError(f"{symbol!r}: Hong Kong codes are 4-5 digits")
-    market, ccy, tz, cal = _SUFFIXES[suffix]
-    return Listing(symbol, code, suffix, market, currency_of_symbol().get(symbol, ccy), tz, cal)
+    return Listing(
+        symbol,
+        code,
+        suffix or None,
+        exchange.market,
+        currency_of_symbol().get(symbol, exchange.currency),
+        exchange_timezone(exchange.calendar),
+        exchange.calendar,
+    )
 
 
 def a_share_symbol(code: str, exchange_name: str | None = None) -> str:
@@ -177,7 +163,7 @@ def index_codes(index_id: str) -> IndexCodes:
         info.market,
         info.currency,
         info.calendar,
-        CALENDAR_TIMEZONES.get(info.calendar, "UTC"),
+        exchange_timezone(info.calendar),
         info.akshare_symbol,
         info.akshare_em_symbol,
         info.yahoo_symbol,
