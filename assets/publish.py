@@ -8,16 +8,25 @@ before this one publish when a run does not select it (a UI run of only the repo
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, published_path_for
 from assets.raw import WAREHOUSE_POOL
 from assets.report import MARTS_READ, REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
+from orchestration.settings import Settings
 
 PUBLISHED_GROUP = "published"
 
-__all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_warehouse", "published_path_for"]
+__all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_definitions", "publish_warehouse", "published_path_for"]
 
 
 @asset(
@@ -65,3 +74,8 @@ def publish_warehouse(
             ),
         }
     )
+
+
+def publish_definitions(settings: Settings) -> Definitions:
+    published = PublishedWarehouse(path=str(published_path_for(settings.duckdb_database)))
+    return Definitions(assets=[publish_warehouse], resources={"published": published})

@@ -10,6 +10,7 @@ from dagster import (
     AssetsDefinition,
     BackfillPolicy,
     Config,
+    Definitions,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -160,3 +161,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
 
 def build_raw_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]:
     return [_build_raw_asset(dataset, partitions_def) for dataset in DATASETS]
+
+
+def raw_definitions(partitions_def: PartitionsDefinition) -> Definitions:
+    return Definitions(assets=build_raw_assets(partitions_def))

@@ -22,6 +22,7 @@ from dagster import (
     BackfillPolicy,
     Config,
     ConfigurableResource,
+    Definitions,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -32,7 +33,7 @@ from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless
 from assets.raw import WAREHOUSE_POOL
 from orchestration.calendars import WEEKDAYS, session_on
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
-from orchestration.settings import PROJECT_ROOT
+from orchestration.settings import PROJECT_ROOT, Settings
 
 REPORT_KEY = AssetKey(["marts", "rpt_headline"])
 REPORT_TABLE = "marts.rpt_headline"
@@ -742,3 +743,11 @@ def rpt_headline(
             "dates_mismatched": MetadataValue.int(int(table.dates_mismatched.fillna(False).sum())),
         }
     )
+
+
+def report_definitions(settings: Settings) -> Definitions:
+    output = ReportOutput(
+        directory=str(settings.reports_dir or default_reports_dir(settings.duckdb_database)),
+        synthetic_sample=settings.is_bundled_sample,
+    )
+    return Definitions(assets=[rpt_headline], resources={"report_output": output})

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     DefaultScheduleStatus,
+    Definitions,
     PartitionsDefinition,
     RunRequest,
     ScheduleDefinition,
@@ -24,7 +25,8 @@ from dagster import (
 )
 
 from orchestration.calendars import session_on
-from orchestration.jobs import MARKET_CLOSES, MarketClose, raw_run_config
+from orchestration.jobs import MARKET_CLOSES, MarketClose, build_jobs, raw_run_config
+from orchestration.settings import Settings
 
 # 17:30 local: the last exchange of each group has closed (HK 16:00, NY 16:00), with time for the
 # sources to publish the close.
@@ -90,3 +92,11 @@ def build_schedules(partitions_def: PartitionsDefinition, running: bool = False)
     start = getattr(partitions_def, "start", None)
     first_partition = start.date() if isinstance(start, datetime) else None
     return [_build_schedule(close, first_partition, running) for close in MARKET_CLOSES]
+
+
+def schedule_definitions(partitions_def: PartitionsDefinition, settings: Settings) -> Definitions:
+    """The jobs and the two market-close schedules (on by default in live mode only)."""
+    return Definitions(
+        jobs=build_jobs(partitions_def),
+        schedules=build_schedules(partitions_def, running=settings.source == "live"),
+    )

@@ -21,13 +21,11 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
-    AssetsDefinition,
     AssetSpec,
     Config,
     FreshnessPolicy,
     MetadataValue,
     asset_check,
-    map_asset_specs,
 )
 from pydantic import Field
 
@@ -270,12 +268,8 @@ def build_calendar_freshness_checks() -> list[AssetChecksDefinition]:
     return [_build(key, body, description) for key, body, description in _CHECKS]
 
 
-def with_mart_freshness_policy(assets: Sequence[AssetsDefinition]) -> list[AssetsDefinition]:
-    """The assets, with MART_FRESHNESS_POLICY on every asset in the marts schema."""
-
-    def apply(spec: AssetSpec) -> AssetSpec:
-        if spec.key.path[0] != MARTS_SCHEMA:
-            return spec
-        return spec.replace_attributes(freshness_policy=MART_FRESHNESS_POLICY)
-
-    return list(map_asset_specs(apply, assets))
+def with_mart_freshness_policy(spec: AssetSpec) -> AssetSpec:
+    """One policy for every asset in the marts schema, mapped over the whole code location's specs."""
+    if spec.key.path[0] != MARTS_SCHEMA:
+        return spec
+    return spec.replace_attributes(freshness_policy=MART_FRESHNESS_POLICY)

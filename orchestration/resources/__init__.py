@@ -1,0 +1,31 @@
+"""The two resources every asset reaches the outside world through, chosen by the settings."""
+
+from __future__ import annotations
+
+from orchestration.resources.providers import MarketDataProvider
+from orchestration.resources.providers.snapshot import SnapshotProvider
+from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse
+from orchestration.settings import Settings
+
+
+def build_provider(settings: Settings) -> MarketDataProvider:
+    if settings.source == "live":
+        from orchestration.resources.providers.live import LiveProvider
+
+        return LiveProvider()
+    label = "sample" if settings.is_bundled_sample else "snapshot"
+    return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label)
+
+
+def build_warehouse(settings: Settings) -> Warehouse:
+    if settings.warehouse == "ducklake":
+        from orchestration.resources.ducklake import DuckLakeWarehouse
+
+        return DuckLakeWarehouse(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_location)
+    return DuckDBFileWarehouse(
+        database=str(settings.duckdb_database), memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+    )
+
+
+__all__ = ["build_provider", "build_warehouse"]
