@@ -15,17 +15,21 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
     PartitionsDefinition,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
+    SensorEvaluationContext,
     SkipReason,
     schedule,
+    sensor,
 )
 
 from orchestration.calendars import session_on
 from orchestration.jobs import MARKET_CLOSES, MarketClose, build_jobs, raw_run_config
+from orchestration.recovery import recover_dead_runs
 from orchestration.settings import Settings
 
 # 17:30 local: the last exchange of each group has closed (HK 16:00, NY 16:00), with time for the
@@ -94,9 +98,25 @@ def build_schedules(partitions_def: PartitionsDefinition, running: bool = False)
     return [_build_schedule(close, first_partition, running) for close in MARKET_CLOSES]
 
 
+@sensor(
+    name="dead_run_recovery",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Every minute under the daemon (`make ui`, a deployment): fails runs whose process is gone and "
+    "frees the pool slots they held, so a killed run never blocks a scheduled one (the CLI does the same at "
+    "the start of each run).",
+)
+def dead_run_recovery(context: SensorEvaluationContext) -> SkipReason:
+    recovered = recover_dead_runs(context.instance)
+    for item in recovered:
+        context.log.warning(item.line())
+    return SkipReason("; ".join(r.line() for r in recovered) or "no dead run")
+
+
 def schedule_definitions(partitions_def: PartitionsDefinition, settings: Settings) -> Definitions:
-    """The jobs and the two market-close schedules (on by default in live mode only)."""
+    """The jobs, the two market-close schedules (on by default in live mode only) and the dead-run sensor."""
     return Definitions(
         jobs=build_jobs(partitions_def),
         schedules=build_schedules(partitions_def, running=settings.source == "live"),
+        sensors=[dead_run_recovery],
     )

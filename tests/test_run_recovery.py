@@ -116,3 +116,17 @@ def test_a_demo_killed_mid_raw_load_does_not_block_the_next(tmp_path, tmp_path_f
 
     # 3. The warehouse is what a clean build makes.
     assert mart_differences(env.database, clean.env.database) == []
+
+
+def test_the_daemon_sensor_recovers_a_dead_run_too():
+    """A scheduled run has no CLI before it: the dead-run sensor does the recovery under the daemon."""
+    from dagster import build_sensor_context
+
+    from orchestration.schedules import dead_run_recovery
+
+    with instance_for_test() as instance:
+        dead = _started_run_holding_a_slot(instance, _dead_pid())
+        result = dead_run_recovery(build_sensor_context(instance=instance))
+        assert "marked FAILED, freed 1 pool slot" in str(result.skip_message)
+        assert instance.get_run_by_id(dead.run_id).status == DagsterRunStatus.FAILURE
+        assert slots_by_run(instance) == {}
