@@ -11,8 +11,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pandas as pd
 import pytest
-from dagster import DagsterEventType, build_schedule_context, instance_for_test
+from dagster import DagsterEventType, build_schedule_context, instance_for_test, materialize
 
 from orchestration.definitions import build_definitions
 from orchestration.jobs import ASIA_CLOSE_JOB
@@ -55,11 +56,28 @@ def ticked(tmp_path_factory):
             instance=instance, partition_key=request.partition_key, run_config=request.run_config,
             tags=request.tags, raise_on_error=False,
         )
-        yield settings, backfill_events, request, result, instance.all_logs(result.run_id)
+        run_logs = instance.all_logs(result.run_id)
+        tick_marts = read_marts(settings)
+        # The full-refresh path: the dbt step alone with its config, as from the UI's launchpad.
+        dbt_assets = next(a for a in defs.assets if getattr(a, "op", None) and a.op.name == "warehouse_dbt_models")
+        refreshed = materialize(
+            [dbt_assets], resources=defs.resources, instance=instance, raise_on_error=False,
+            run_config={"ops": {"warehouse_dbt_models": {"config": {"full_refresh": True}}}},
+        )
+        yield settings, backfill_events, request, result, run_logs, tick_marts, refreshed
+
+
+def read_marts(settings: Settings) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(settings.duckdb_database), read_only=True) as conn:
+        return {
+            table: conn.execute(f"select * from marts.{table}").df()
+            for table in ("fct_index_returns", "fct_relative_performance", "fct_ai_basket_members_daily",
+                          "fct_ai_basket_market_cap", "fct_ai_market_cap_ratio")
+        }
 
 
 def test_a_backfill_is_one_run_recording_each_dbt_asset_once(ticked):
-    _, events, _, _, _ = ticked
+    _, events, *_ = ticked
     materialisations = [e for e in events if e.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION]
     raw = [e for e in materialisations if e.dagster_event.asset_key.path[0] == "raw"]
     dbt = [e for e in materialisations if e.dagster_event.asset_key.path[0] != "raw"]
@@ -70,22 +88,25 @@ def test_a_backfill_is_one_run_recording_each_dbt_asset_once(ticked):
 
 
 def test_the_daily_tick_loads_one_partition_and_recomputes_the_marts_from_that_day(ticked):
-    settings, _, request, result, run_logs = ticked
+    settings, _, request, result, run_logs, tick_marts, _ = ticked
     assert request.partition_key == TICK_DAY.isoformat()
     assert result.success
     logs = "\n".join(e.user_message for e in run_logs)
     assert f"incremental models recompute from {TICK_DAY}" in logs
     with duckdb.connect(str(settings.duckdb_database), read_only=True) as conn:
         loaded = conn.execute("select count(*) from raw.index_prices where trade_date = ?", [TICK_DAY]).fetchone()[0]
-        marts = {
-            table: conn.execute(f"select max(trade_date) from marts.{table}").fetchone()[0]
-            for table in ("fct_index_returns", "fct_relative_performance", "fct_ai_basket_members_daily",
-                          "fct_ai_basket_market_cap", "fct_ai_market_cap_ratio")
-        }
-        sentinel = conn.execute(
-            "select distinct close from marts.fct_index_returns where trade_date = date '2025-12-31'"
-        ).fetchall()
     assert loaded > 0
-    assert marts == dict.fromkeys(marts, TICK_DAY)
-    # Rows dated before the window were left alone.
-    assert sentinel == [(-1.0,)]
+    latest = {table: frame.trade_date.max().date() for table, frame in tick_marts.items()}
+    assert latest == dict.fromkeys(latest, TICK_DAY)
+    # Rows dated before the window were left alone (the marts as the tick left them).
+    returns = tick_marts["fct_index_returns"]
+    assert set(returns.loc[returns.trade_date == pd.Timestamp("2025-12-31"), "close"]) == {-1.0}
+
+
+def test_a_full_refresh_from_the_dbt_step_config_recomputes_every_row(ticked):
+    settings, *_, tick_marts, refreshed = ticked
+    assert refreshed.success
+    after = read_marts(settings)
+    # The sentinel the tick left alone is recomputed; no row appears or disappears.
+    assert not (after["fct_index_returns"].close == -1).any()
+    assert {t: len(frame) for t, frame in after.items()} == {t: len(frame) for t, frame in tick_marts.items()}

@@ -1,6 +1,8 @@
 -- The price rows of AI basket members only. Materialised once so the basket models sort and
 -- as-of-join a few thousand rows instead of the whole stock_prices table, which can hold every
--- listed symbol.
+-- listed symbol. Incremental: the rows from the window start on.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 with
 
@@ -12,7 +14,9 @@ members as (
 
 stock_prices as (
 
-    select symbol, trade_date, close, currency from {{ ref('stg_stock_prices') }}
+    select symbol, trade_date, close, currency
+    from {{ ref('stg_stock_prices') }}
+    where {{ in_window('trade_date') }}
 
 ),
 
