@@ -34,6 +34,7 @@ from dagster._core.storage.tags import (
 )
 from dagster._core.utils import make_new_run_id
 
+from orchestration import preflight
 from orchestration.jobs import MATERIALIZE_ALL_JOB
 from orchestration.recovery import (
     lock_message,
@@ -331,6 +332,7 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
 
 
 def demo(settings: Settings) -> int:
+    preflight.check(settings)
     from orchestration.definitions import build_provider
 
     provider = build_provider(settings)
@@ -345,6 +347,7 @@ def demo(settings: Settings) -> int:
 
 
 def run_live(settings: Settings) -> int:
+    preflight.check(settings)
     from orchestration.definitions import build_provider
 
     provider = build_provider(settings)
@@ -408,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             print("`make demo` reads a snapshot folder; set CTR_SOURCE=snapshot or use `make run`.", file=sys.stderr)
             return 2
         return demo(settings)
+    except preflight.ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ProviderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

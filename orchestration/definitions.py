@@ -24,6 +24,7 @@ from assets.dbt import build_dbt_assets, build_dbt_resource
 from assets.publish import publish_definitions
 from assets.raw import raw_definitions
 from assets.report import report_definitions
+from orchestration import preflight
 from orchestration.partitions import daily_partitions
 from orchestration.resources import build_provider, build_warehouse
 from orchestration.schedules import schedule_definitions
@@ -51,6 +52,9 @@ def resource_definitions(settings: Settings) -> Definitions:
 
 
 def build_definitions(settings: Settings) -> Definitions:
+    # A broken seed or snapshot path stops the code location from loading, naming the problem, rather
+    # than failing a run minutes later.
+    preflight.check(settings)
     partitions_def = daily_partitions(settings.start_date)
     return Definitions.merge(
         raw_definitions(partitions_def),
