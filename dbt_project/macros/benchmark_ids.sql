@@ -6,5 +6,6 @@
     {%- if ids | length == 0 -%}
         {{ exceptions.raise_compiler_error("var benchmark_ids must name at least one index_id") }}
     {%- endif -%}
-    ({%- for id in ids -%}'{{ id | trim | upper }}'{{ ", " if not loop.last }}{%- endfor -%})
+    {#- quotes doubled: the ids are configuration, pasted into SQL as string literals -#}
+    ({%- for id in ids -%}'{{ id | trim | upper | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%})
 {%- endmacro %}
