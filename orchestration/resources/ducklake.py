@@ -217,9 +217,11 @@ def print_summary() -> None:
     from orchestration.definitions import build_warehouse
     from orchestration.settings import get_settings
 
-    warehouse = build_warehouse(get_settings())
-    if not isinstance(warehouse, DuckLakeWarehouse):
+    settings = get_settings()
+    if settings.warehouse != "ducklake":
         raise SystemExit("CTR_WAREHOUSE is not ducklake")
+    # Built by definitions, not this module's class: run as __main__, this module is a second copy.
+    warehouse = build_warehouse(settings)
     with warehouse.session(read_only=True) as wh:
         print(f"\nLake: {warehouse.location}, snapshot {warehouse.snapshot_id()}")
         for schema in ("raw", "marts"):
@@ -230,7 +232,10 @@ def print_summary() -> None:
         ) else []
     for (line,) in rows:
         print(f"  {line}")
-    print("Query it: duckdb, then ATTACH 'ducklake:<CTR_DUCKLAKE_CATALOG>' AS lake (READ_ONLY); USE lake;")
+    print(
+        f"Query it: .venv/bin/duckdb -cmd \"SET extension_directory = '{extension_directory()}';"
+        f" ATTACH 'ducklake:{settings.ducklake_catalog}' AS lake (READ_ONLY); USE lake;\" (docs/scale-out.md)"
+    )
 
 
 if __name__ == "__main__":
