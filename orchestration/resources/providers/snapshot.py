@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import mmap
 import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -20,6 +23,7 @@ from orchestration.datasets import (
     MAX_ABS_VALUE,
     SHARES_OUTSTANDING,
     STOCK_PRICES,
+    Column,
     Dataset,
 )
 from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError
@@ -30,6 +34,8 @@ ISO_4217 = frozenset(
 )
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_REPORTED = 10
+_EPOCH = date(1970, 1, 1)
+_SQL_TYPE = {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE"}
 
 
 class SnapshotValidationError(ProviderError):
@@ -69,7 +75,138 @@ class _Problems:
 
 
 def read_snapshot_file(path: Path, dataset: Dataset) -> pd.DataFrame:
-    """Read and validate one snapshot CSV; any problem raises naming the file, line and column."""
+    """Read and validate one snapshot CSV; any problem raises naming the file, line and column.
+
+    DuckDB parses and checks the file first; only a file it finds a problem in (or cannot read) goes
+    through pandas, whose row-by-row pass writes the messages. A valid export of millions of rows thus
+    never becomes millions of Python strings, and a bad one is still reported line by line.
+    """
+    frame = _read_with_duckdb(path, dataset)
+    return frame if frame is not None else _read_with_pandas(path, dataset)
+
+
+def _header(path: Path) -> list[str] | None:
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            return [c.strip() for c in next(csv.reader(f), [])]
+    except (UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _has_blank_line(path: Path) -> bool:
+    # pandas keeps a blank line as a row (and reports it); DuckDB would skip it silently.
+    with path.open("rb") as f:
+        if path.stat().st_size == 0:
+            return True
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0 or data[:1] in (b"\n", b"\r")
+
+
+def _read_with_duckdb(path: Path, dataset: Dataset) -> pd.DataFrame | None:
+    """The file typed and checked in SQL, or None when it has any problem (pandas then names them)."""
+    header = _header(path)
+    if not header or len(set(header)) < len(header) or _has_blank_line(path):
+        return None
+    if any(c not in header for c in dataset.required_columns):
+        return None
+    raw = {name: f"c{i}" for i, name in enumerate(header)}
+    selects, problems = [], []
+    for col in dataset.columns:
+        if col.name not in raw:
+            selects.append(f"null::{_SQL_TYPE[col.type]} as {col.name}")
+            continue
+        v, typed = raw[col.name], col.name  # the trimmed text and the typed value, each computed once
+        if col.required:
+            problems.append(f"{v} = ''")
+        if col.type == "date":
+            selects.append(f"case when regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') then try_cast({v} as date) end")
+            problems.append(f"({v} <> '' and {typed} is null)")
+        elif col.type == "double":
+            # DuckDB reads '1_000' as a number, pandas (the reference for what is valid) does not.
+            selects.append(f"case when {v} <> '' and not contains({v}, '_') then try_cast({v} as double) end")
+            bad = f"{typed} is null or not (isfinite({typed}) and abs({typed}) < {MAX_ABS_VALUE!r})"
+            if col.name in dataset.positive_columns:
+                bad += f" or {typed} <= 0"
+            problems.append(f"({v} <> '' and ({bad}))")
+        else:
+            upper = f"upper({v})" if col.name in ("index_id", "currency") else v
+            if col.name == "currency":
+                iso = ", ".join(repr(c) for c in sorted(ISO_4217))
+                problems.append(f"({v} <> '' and not list_contains([{iso}], {typed}))")
+            selects.append(f"nullif({upper}, '')")
+        selects[-1] += f" as {col.name}"
+    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in raw.values())
+    scan = (
+        f"read_csv('{_sql_string(path)}', header = true, auto_detect = false, columns = {{{columns}}},"
+        " delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false, encoding = 'utf-8')"
+    )
+    key = ", ".join(dataset.key)
+    texts = [c.name for c in dataset.columns if c.type == "text" and c.name in raw]
+    trimmed = ", ".join(f"trim(coalesce({c}, '')) as {c}" for c in raw.values())
+    # Two streaming passes over the file rather than one typed copy of it in memory: parsing twice is
+    # cheaper than holding 20M rows both in DuckDB and in the frame handed on.
+    with duckdb.connect(config=_duckdb_config()) as con:
+        try:
+            con.execute(f"create temp view typed as select {', '.join(selects)}, * from (select {trimmed} from {scan})")
+            found = con.execute(
+                f"select count(*) filter (where {' or '.join(problems) or 'false'}),"
+                f" count(*) - count(distinct ({key})), {', '.join(f'list(distinct {c})' for c in texts) or 'null'}"
+                " from typed"
+            ).fetchone()
+            if found[:2] != (0, 0):
+                return None
+            # Text as enums: pandas gets a code per row and one str per distinct value, not 20M strs.
+            for name, values in zip(texts, found[2:]):
+                con.execute(f"create temp table values_{name} as select unnest(?::varchar[]) as v", [values])
+                con.execute(f"create type enum_{name} as enum (select v from values_{name} where v is not null)")
+            frame = con.execute(
+                f"select {', '.join(_fetched(c, texts) for c in dataset.columns)} from typed"
+            ).df()
+        except duckdb.Error:
+            return None
+    for col in dataset.columns:
+        if col.type == "date":
+            frame[col.name] = _shared_objects(frame[col.name], lambda days: _EPOCH + timedelta(days=int(days)))
+        elif col.name in texts:
+            frame[col.name] = _shared_objects(frame[col.name], str)
+    return frame
+
+
+def _fetched(col: Column, texts: list[str]) -> str:
+    # Days since the epoch, not DATE: DuckDB's conversion of dates to datetime64 costs seconds per
+    # million rows, and the values become date objects anyway.
+    if col.type == "date":
+        return f"({col.name} - date '{_EPOCH}')::integer as {col.name}"
+    return f"{col.name}::enum_{col.name} as {col.name}" if col.name in texts else col.name
+
+
+def _shared_objects(column: pd.Series, convert) -> pd.Series:
+    """Object column with one Python object per distinct value (a few thousand dates or symbols),
+    which is what the rest of the ingestion path expects, without one object per row."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[:-1] = [convert(u) for u in uniques]
+    values[-1] = None
+    return pd.Series(values[codes], index=column.index, dtype=object)
+
+
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _duckdb_config() -> dict[str, object]:
+    from orchestration.settings import get_settings
+
+    settings = get_settings()
+    config: dict[str, object] = {}
+    if settings.duckdb_memory_limit:
+        config["memory_limit"] = settings.duckdb_memory_limit
+    if settings.duckdb_threads:
+        config["threads"] = settings.duckdb_threads
+    return config
+
+
+def _read_with_pandas(path: Path, dataset: Dataset) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8")
     except UnicodeDecodeError as exc:
