@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +24,11 @@ def _project_path(value: str | Path) -> Path:
     return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
+def _default_memory_limit() -> str:
+    # DuckDB's own default (80% of RAM), spelled out: `SET memory_limit` takes no percentages.
+    return f"{int(0.8 * os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')) // 2**20}MiB"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
@@ -42,6 +48,10 @@ class Settings(BaseSettings):
         default="postgres:dbname=ctr host=127.0.0.1 port=54329 user=ctr", validation_alias="CTR_DUCKLAKE_CATALOG"
     )
     ducklake_data_path: str = Field(default="warehouse/lake/", validation_alias="CTR_DUCKLAKE_DATA_PATH")
+    # DuckDB's memory_limit (e.g. "2GB") and threads for every warehouse session, the snapshot reader and
+    # dbt. Unset: DuckDB's defaults (80% of RAM, every core). A cap makes big joins spill to disk, not swap.
+    duckdb_memory_limit: str | None = Field(default=None, validation_alias="CTR_DUCKDB_MEMORY_LIMIT")
+    duckdb_threads: int | None = Field(default=None, ge=1, validation_alias="CTR_DUCKDB_THREADS")
 
     @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod
@@ -61,16 +71,22 @@ class Settings(BaseSettings):
         """The environment dbt's profile reads: plain values, paths already absolute, so dbt (which runs
         from dbt_project/) and Python agree on one file without path logic in profiles.yml. Identical
         for the parse and every run, so dbt keeps its partial-parse cache."""
+        # Always set, to DuckDB's own defaults when unset: the profile cannot leave a setting out.
+        engine = {
+            "CTR_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit or _default_memory_limit(),
+            "CTR_DUCKDB_THREADS": str(self.duckdb_threads or os.cpu_count() or 1),
+        }
         if self.warehouse == "ducklake":
             from orchestration.resources.ducklake import extension_directory
 
             return {
+                **engine,
                 "CTR_DUCKLAKE_CATALOG": self.ducklake_catalog,
                 "CTR_DUCKLAKE_DATA_PATH": self.ducklake_data_location,
                 # dbt-duckdb installs the extensions it is told to load: from here, never the internet.
                 "CTR_DUCKDB_EXTENSION_DIR": str(extension_directory()),
             }
-        return {"DUCKDB_DATABASE": str(self.duckdb_database)}
+        return {**engine, "DUCKDB_DATABASE": str(self.duckdb_database)}
 
     @property
     def ducklake_data_location(self) -> str:
