@@ -18,11 +18,11 @@ import duckdb
 
 QUERIES = (
     "select count(*) from information_schema.tables",
-    "select count(*), max(loaded_at)::varchar from raw.index_prices",
+    "select max(generated_at)::varchar from marts.rpt_headline",
 )
 # Only in a publication of a built warehouse (the first one may be of the empty warehouse).
 BUILT_QUERIES = (
-    "select count(*) from staging.stg_index_prices",
+    "select count(*) from reference.ai_basket_members",
     "select index_id, max(trade_date), count(*) from marts.fct_index_returns group by 1",
     "select * from marts.rpt_headline order by line",
     "select basket_id, sum(market_cap_usd) from marts.fct_ai_basket_members_daily group by 1",
@@ -30,16 +30,17 @@ BUILT_QUERIES = (
 
 
 def one_round(conn: duckdb.DuckDBPyConnection) -> str:
-    """Runs the queries; returns the publication's version (its latest raw load time and table count)."""
+    """Runs the queries; returns the publication's version (when its report was made, and its table count)."""
     tables = conn.execute(QUERIES[0]).fetchone()[0]
-    _, loaded_at = conn.execute(QUERIES[1]).fetchone()
     built = conn.execute(
         "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'rpt_headline'"
     ).fetchone()[0]
+    generated_at = None
     if built:
+        generated_at = conn.execute(QUERIES[1]).fetchone()[0]
         for sql in BUILT_QUERIES:
             conn.execute(sql).fetchall()
-    return f"{loaded_at}/{tables}"
+    return f"{generated_at}/{tables}"
 
 
 def main(path: str, stop_file: str, out_json: str, mode: str) -> None:

@@ -49,14 +49,19 @@ def test_readers_hammering_the_published_copy_during_a_full_run_never_fail(sampl
     assert held["versions"] == fresh["versions"][:1], held
 
 
-def test_the_published_copy_is_the_whole_warehouse(sample):
+def test_the_published_copy_holds_the_marts_and_the_seeds(sample):
     with duckdb.connect(str(sample.database), read_only=True) as live, \
             duckdb.connect(str(sample.published), read_only=True) as copy:
-        tables = "select table_schema, table_name from information_schema.tables order by 1, 2"
+        tables = (
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema in ('reference', 'marts') and table_type = 'BASE TABLE' order by 1, 2"
+        )
         assert copy.execute(tables).fetchall() == live.execute(tables).fetchall()
+        assert {s for (s,) in copy.execute("select distinct table_schema from information_schema.tables").fetchall()} \
+            == {"reference", "marts"}
         for schema, table in live.execute(tables).fetchall():
-            sql = f'select count(*) from "{schema}"."{table}"'
-            assert copy.execute(sql).fetchone() == live.execute(sql).fetchone(), (schema, table)
+            sql = f'select * from "{schema}"."{table}" order by all'
+            assert copy.execute(sql).fetchall() == live.execute(sql).fetchall(), (schema, table)
     assert list(sample.published.parent.glob("*.tmp")) == []
 
 
@@ -93,11 +98,11 @@ def test_a_broken_copy_is_never_published(warehouse, monkeypatch):
     assert counts["fct_index_returns"] > 0
     before = target.read_bytes()
 
-    def truncated_copy(src, dst):
-        with open(src, "rb") as f, open(dst, "wb") as out:
-            out.write(f.read(4096))
+    def unreadable_copy(self, schema, table):
+        raise duckdb.IOException(f"{schema}.{table}: the new copy cannot be read")
 
-    monkeypatch.setattr(warehouse_module.shutil, "copyfile", truncated_copy)
+    # The check that the new file opens and reads fails: the old copy must stay.
+    monkeypatch.setattr(warehouse_module.WarehouseSession, "table_rows", unreadable_copy)
     with pytest.raises(duckdb.Error):
         warehouse.publish(target)
     assert target.read_bytes() == before

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -30,6 +29,9 @@ from orchestration.datasets import DATASETS
 from orchestration.resources.providers.base import FetchResult
 
 RAW_SCHEMA = "raw"
+# What readers of the published copy get: the stable interface of docs/warehouse.md (marts and the seeds).
+PUBLISHED_SCHEMAS = ("reference", "marts")
+_COPY = "published_copy"
 
 
 def published_path_for(database: str | Path) -> Path:
@@ -37,6 +39,10 @@ def published_path_for(database: str | Path) -> Path:
     (DuckDB names the catalog after the file, and the staging views refer to it by that name)."""
     database = Path(database)
     return database.parent / "published" / database.name
+
+
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _fsync(path: Path) -> None:
@@ -268,21 +274,32 @@ class DuckDBFileWarehouse(Warehouse):
                 delay = min(delay * 2, 2.0)
 
     def publish(self, target: Path) -> dict[str, int]:
-        """Copy the file to `target` atomically: checkpoint, copy to a temporary name beside it, check the
-        copy opens, rename over the old one. A reader that has the old file open keeps reading it (a
-        rename does not touch open files); the next connection sees the new one."""
-        source = Path(self.database)
+        """Write the stable interface (PUBLISHED_SCHEMAS) into a new file beside `target`, check it opens,
+        and rename it over the old one. A reader that has the old file open keeps reading it (a rename
+        does not touch open files); the next connection sees the new one.
+
+        Only the marts and the seeds are copied, not the whole file: with years of raw prices the
+        warehouse is gigabytes, and copying it after every daily run would cost more than the run."""
         target.parent.mkdir(parents=True, exist_ok=True)
         # Left behind only by a publisher that died mid-copy; never opened by readers (other name).
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
             stale.unlink(missing_ok=True)
         tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
         try:
+            # The connection stays open while copying: the pool keeps other writers out meanwhile.
             with self.connect() as conn:
-                # Moves everything committed from the WAL into the main file, so the file alone is the
-                # warehouse. The connection stays open while copying: the pool keeps other writers out.
-                conn.execute("checkpoint")
-                shutil.copyfile(source, tmp)
+                conn.execute(f"attach '{_sql_string(tmp)}' as {_COPY}")
+                try:
+                    for schema in PUBLISHED_SCHEMAS:
+                        conn.execute(f'create schema "{_COPY}"."{schema}"')
+                        for (table,) in conn.execute(
+                            "select table_name from duckdb_tables() where database_name = current_database()"
+                            " and schema_name = ? order by 1", [schema],
+                        ).fetchall():
+                            conn.execute(f'create table "{_COPY}"."{schema}"."{table}" as'
+                                         f' select * from "{schema}"."{table}"')
+                finally:
+                    conn.execute(f"detach {_COPY}")
             with duckdb.connect(str(tmp), read_only=True) as copy:
                 session = WarehouseSession(copy)
                 counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
@@ -291,6 +308,7 @@ class DuckDBFileWarehouse(Warehouse):
             _fsync(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
+            Path(f"{tmp}.wal").unlink(missing_ok=True)
         return counts
 
     # Kept while the callers move to session(): the DuckDBResource name they were written against.
