@@ -82,9 +82,10 @@ ui: setup
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) dbt_project/target dbt_project/logs warehouse
 
-# Scaling ratios of the ingestion path, measured in one run (not part of `make test`).
+# The project's full build and a one-day run against plain DuckDB on ~19M price rows, in one run (not part
+# of `make test`; docs/operations.md, "Benchmark"). BENCH_SCALE=0.1 / BENCH_YEARS=3 for a smaller one.
 bench: setup
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.scale
 
 # Past one machine (docs/scale-out.md): a local PostgreSQL (.postgres/, 127.0.0.1:54329; as root it
 # installs Debian's postgresql when missing) holding the DuckLake catalog and the Dagster instance, the

@@ -1,0 +1,348 @@
+"""Scale benchmark: the project's full build and a one-day run against plain DuckDB, on ~20M price rows.
+
+    make bench                       # 5,000 synthetic basket members x 15 years (~19M stock price rows)
+    BENCH_SCALE=0.1 make bench       # a tenth of the symbols, to iterate (BENCH_YEARS=3: fewer years)
+
+Measured in one run on this machine, reported as ratios (the machine is shared; absolute seconds move):
+(a) the full build as `make demo` does it (ingest, dbt, checks, report, publication) in a fresh
+process, (b) benchmarks/baseline.sql, the same marts as one DuckDB script over the same CSVs, the
+engine's physical limit, (c) one more day appended to the snapshot, then the run of that day's
+partition. Each is a separate process tree; its peak memory is the sum of the RSS of the tree, sampled.
+Writes benchmarks/results/<date>.json. Not part of the test suite.
+
+The synthetic symbols must be basket members, or ingestion ignores them and no mart grows. The
+product's seeds stay as they are: the benchmark runs a copy of the project (code and dbt project) under
+BENCH_DIR whose seed lists them, with the same Python environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from orchestration.datasets import DATASETS
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+FULL_SYMBOLS, YEARS = 5_000, 15
+# A Friday on which every calendar of the sample trades: the day appended for the incremental run.
+LAST_DAY = date(2026, 11, 20)
+SUBSECTORS = ("cloud", "chip design", "chip equipment", "foundry", "memory", "networking", "data centres",
+              "hardware", "AI apps")
+PROJECT_PARTS = ("orchestration", "assets", "benchmarks", "dbt_project", "dagster.yaml", "workspace.yaml",
+                 "pyproject.toml")
+STEP_LINE = re.compile(r"^  (\S+(?: build)?)\s{2,}(.*?)\s+(\d+\.\d)s$")
+GIB = 1024**3
+
+
+# --- measuring ----------------------------------------------------------------------------------------
+
+
+def _tree_rss(root: int) -> tuple[int, int]:
+    """(sum, largest) RSS in bytes of `root` and all its descendants, from /proc."""
+    parent, rss = {}, {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/statm", "rb") as f:
+                resident = int(f.read().split()[1]) * page
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the fields after the last ')' are safe.
+        parent[int(entry)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+        rss[int(entry)] = resident
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, pp in parent.items() if pp == pid and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    sizes = [rss.get(p, 0) for p in tree]
+    return sum(sizes), max(sizes, default=0)
+
+
+def measure(label: str, args: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:
+    """Run `args` to completion; wall time, peak tree RSS, and the step lines the CLI printed."""
+    print(f"[{label}] {' '.join(args[:4])} ...", flush=True)
+    peak = {"sum": 0, "largest": 0}
+    with log.open("w") as out:
+        began = time.perf_counter()
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                total, largest = _tree_rss(proc.pid)
+                peak["sum"], peak["largest"] = max(peak["sum"], total), max(peak["largest"], largest)
+                done.wait(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = proc.wait()
+        seconds = time.perf_counter() - began
+        done.set()
+        sampler.join()
+    text = log.read_text(errors="replace")
+    if code != 0:
+        sys.exit(f"[{label}] failed with exit code {code}; its output: {log}\n{text[-3000:]}")
+    steps = {m[1]: float(m[3]) for line in text.splitlines() if (m := STEP_LINE.match(line))}
+    print(f"[{label}] {seconds:.1f}s, peak RSS {peak['sum'] / GIB:.2f} GiB", flush=True)
+    return {"seconds": round(seconds, 2), "peak_rss_gib": round(peak["sum"] / GIB, 3),
+            "peak_rss_largest_process_gib": round(peak["largest"] / GIB, 3), "steps_s": steps, "log": str(log)}
+
+
+# --- inputs -------------------------------------------------------------------------------------------
+
+
+def generate(folder: Path, symbols: int, start: date) -> None:
+    """The seeded sample plus `symbols` synthetic stocks, generated once per (symbols, years)."""
+    marker = folder / ".complete"
+    if marker.exists():
+        return
+    from orchestration import sample
+
+    constituents = sample._constituents
+
+    def from_hstech_launch(lo: date, hi: date, seed: int):
+        # Hang Seng TECH has existed since July 2020; before spring 2021 the seeds list too few Hong Kong
+        # members to fill its 30 names, and the generator refuses rather than invent them.
+        return constituents(max(lo, date(2021, 4, 1)), hi, seed)
+
+    sample._constituents = from_hstech_launch
+    try:
+        began = time.perf_counter()
+        counts = sample.generate_sample(folder, start=start, end=LAST_DAY, extra_symbols=symbols)
+    finally:
+        sample._constituents = constituents
+    print(f"[generate] {counts} in {time.perf_counter() - began:.0f}s", flush=True)
+    marker.write_text(json.dumps(counts))
+
+
+def cut_last_day(generated: Path, snapshot: Path, include_last_day: bool) -> None:
+    """The snapshot the project reads: every generated row, or all but those of LAST_DAY."""
+    snapshot.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        for d in DATASETS:
+            src, dst = generated / d.file_name, snapshot / d.file_name
+            if include_last_day:
+                shutil.copyfile(src, dst)
+                continue
+            con.execute(
+                f"copy (select * from read_csv('{src}', header = true, all_varchar = true)"
+                f" where {d.date_column} < '{LAST_DAY}') to '{dst}' (header, delimiter ',')"
+            )
+
+
+def project_copy(dest: Path, symbols: int, start: date) -> Path:
+    """The project with the synthetic symbols as basket members (CN_AI in Asia, the peers in New York)."""
+    from orchestration.sample import extra_stocks
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    skip = shutil.ignore_patterns("target", "logs", "__pycache__", "results", ".user.yml")
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=skip)
+        else:
+            shutil.copyfile(src, dest / part)
+    seed = dest / "dbt_project" / "seeds" / "ai_basket_members.csv"
+    with seed.open("a", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        for i, stock in enumerate(extra_stocks(symbols)):
+            basket = "GLOBAL_AI_EX_CN" if stock.currency == "USD" else "CN_AI"
+            writer.writerow([basket, stock.symbol, f"Synthetic {stock.symbol}", SUBSECTORS[i % len(SUBSECTORS)],
+                             stock.currency, stock.calendar, start.isoformat()])
+    return dest
+
+
+def rows_in(snapshot: Path) -> dict[str, int]:
+    with duckdb.connect() as con:
+        return {d.name: con.execute(f"select count(*) from read_csv('{snapshot / d.file_name}', header = true,"
+                                    " all_varchar = true)").fetchone()[0] for d in DATASETS}
+
+
+# --- the runs -----------------------------------------------------------------------------------------
+
+
+def compare_marts(project_db: Path, baseline_db: Path) -> dict[str, dict]:
+    """Row counts of each contract mart in both, and the rows of the project's missing from the baseline
+    (on keys and values rounded to 9 significant digits: summation order differs)."""
+    keys = {
+        "fct_index_returns": "index_id, trade_date, round(close, 6), round(mtd_return, 9), round(trailing_1y_return, 9)",
+        "fct_relative_performance": "index_id, benchmark_id, trade_date, period, round(excess_return, 9)",
+        "fct_ai_basket_members_daily": "basket_id, symbol, trade_date, round(market_cap_usd, 0)",
+        "fct_ai_basket_market_cap": "basket_id, trade_date, members, members_priced, round(change_1y_pct, 6)",
+        "fct_ai_market_cap_ratio": "trade_date, round(cn_to_peer_ratio, 9)",
+        "dim_index": "index_id, first_trade_date, last_trade_date, trading_days",
+        "dim_security": "symbol, basket_id, currency, constituent_index_ids, first_trade_date, last_trade_date",
+    }
+    out = {}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{project_db}' as project (read_only)")
+        con.execute(f"attach '{baseline_db}' as baseline (read_only)")
+        for mart, cols in keys.items():
+            n_project = con.execute(f"select count(*) from project.marts.{mart}").fetchone()[0]
+            n_baseline = con.execute(f"select count(*) from baseline.marts.{mart}").fetchone()[0]
+            differ = con.execute(
+                f"select count(*) from (select {cols} from project.marts.{mart}"
+                f" except all select {cols} from baseline.marts.{mart})"
+            ).fetchone()[0]
+            out[mart] = {"project": n_project, "baseline": n_baseline, "project_rows_not_in_baseline": differ}
+    return out
+
+
+def run_baseline(snapshot: Path, seeds: Path, start: date, database: Path) -> None:
+    """Subcommand: the baseline script in this process (measured from outside, like the project)."""
+    database.unlink(missing_ok=True)
+    sql = (HERE / "baseline.sql").read_text()
+    sql = sql.replace("{snapshot}", str(snapshot)).replace("{seeds}", str(seeds)).replace("{start}", start.isoformat())
+    config = {}
+    if os.environ.get("CTR_DUCKDB_MEMORY_LIMIT"):
+        config["memory_limit"] = os.environ["CTR_DUCKDB_MEMORY_LIMIT"]
+    if os.environ.get("CTR_DUCKDB_THREADS"):
+        config["threads"] = int(os.environ["CTR_DUCKDB_THREADS"])
+    with duckdb.connect(str(database), config=config) as con:
+        con.execute(sql)
+
+
+def run_window(day: date) -> int:
+    """Subcommand: the run a schedule tick makes for one day's partition, through the CLI's runner."""
+    from orchestration.cli import ensure_dagster_home, materialize_range
+    from orchestration.settings import get_settings
+
+    ensure_dagster_home()
+    os.environ.setdefault("DBT_USE_COLORS", "false")
+    return 0 if materialize_range(get_settings(), day, day) else 1
+
+
+def bench(scale: float, years: int, workdir: Path) -> dict:
+    symbols, start = max(1, round(FULL_SYMBOLS * scale)), LAST_DAY.replace(year=LAST_DAY.year - years)
+    workdir.mkdir(parents=True, exist_ok=True)
+    generated = workdir / f"generated-{symbols}x{years}y"
+    generate(generated, symbols, start)
+    run = workdir / "run"
+    if run.exists():
+        shutil.rmtree(run)
+    snapshot, logs = run / "snapshot", run / "logs"
+    logs.mkdir(parents=True)
+    project = project_copy(run / "project", symbols, start)
+    cut_last_day(generated, snapshot, include_last_day=False)
+    rows = rows_in(snapshot)
+    database = run / "warehouse" / "china_tech_rally.duckdb"
+    env = {
+        **os.environ,
+        "CTR_SOURCE": "snapshot",
+        "CTR_SNAPSHOT_DIR": str(snapshot),
+        "CTR_START_DATE": start.isoformat(),
+        "DUCKDB_DATABASE": str(database),
+        "DAGSTER_HOME": str(run / "dagster_home"),
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    # What `make setup` does once: the dbt manifest of the copy (its seed changed). Not timed.
+    subprocess.run([PY, "-m", "assets.dbt"], cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+
+    full = measure("full build", [PY, "-m", "orchestration.cli", "demo"], project, env, logs / "full.log")
+    baseline_db = run / "baseline.duckdb"
+    sql = measure("plain DuckDB", [PY, "-m", "benchmarks.scale", "baseline", str(snapshot),
+                                   str(project / "dbt_project" / "seeds"), start.isoformat(), str(baseline_db)],
+                  ROOT, env, logs / "baseline.log")
+    agreement = compare_marts(database.parent / "published" / database.name, baseline_db)
+    cut_last_day(generated, snapshot, include_last_day=True)
+    day = measure("one-day run", [PY, "-m", "benchmarks.scale", "window", LAST_DAY.isoformat()], project, env,
+                  logs / "incremental.log")
+    sizes = {"warehouse_mb": database.stat().st_size / 1e6,
+             "published_mb": (database.parent / "published" / database.name).stat().st_size / 1e6}
+    return {
+        "date": date.today().isoformat(),
+        "machine": {"cores": os.cpu_count(), "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / GIB, 1),
+                    "platform": platform.platform(), "duckdb": duckdb.__version__, "python": platform.python_version()},
+        "scale": scale,
+        "synthetic_symbols": symbols,
+        "years": years,
+        "window": [start.isoformat(), LAST_DAY.isoformat()],
+        "rows": rows,
+        "stock_price_rows": rows["stock_prices"],
+        "settings": {k: os.environ.get(k) for k in ("CTR_DUCKDB_MEMORY_LIMIT", "CTR_DUCKDB_THREADS")},
+        "full_vs_sql": round(full["seconds"] / sql["seconds"], 3),
+        "incremental_vs_full": round(day["seconds"] / full["seconds"], 4),
+        "peak_rss_gib": max(full["peak_rss_gib"], day["peak_rss_gib"]),
+        "full": full,
+        "sql": sql,
+        "incremental": day,
+        "sizes_mb": {k: round(v, 1) for k, v in sizes.items()},
+        "marts_agree": agreement,
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True,
+                                 text=True).stdout.strip(),
+    }
+
+
+def print_table(result: dict) -> None:
+    full, sql, day = result["full"], result["sql"], result["incremental"]
+    print(f"\n{result['stock_price_rows']:,} stock price rows ({result['synthetic_symbols']:,} synthetic members x"
+          f" {result['years']} years), {result['machine']['cores']} cores")
+    print(f"{'':<34}{'seconds':>9}{'peak RSS GiB':>14}")
+    for name, m in (("(a) full build through the project", full), ("(b) plain DuckDB script", sql),
+                    ("(c) one-day run after (a)", day)):
+        print(f"{name:<34}{m['seconds']:>9.1f}{m['peak_rss_gib']:>14.2f}")
+    print(f"full_vs_sql {result['full_vs_sql']:.2f} (target <= 1.3)   incremental_vs_full"
+          f" {result['incremental_vs_full']:.3f} (<= 0.05)   peak_rss_gib {result['peak_rss_gib']:.2f} (<= 2.5)")
+    slow = sorted(full["steps_s"].items(), key=lambda kv: -kv[1])[:6]
+    print("full build, slowest steps: " + ", ".join(f"{k} {v:.0f}s" for k, v in slow))
+    slow = sorted(day["steps_s"].items(), key=lambda kv: -kv[1])[:6]
+    print("one-day run, slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow))
+    bad = {m: v for m, v in result["marts_agree"].items()
+           if v["project"] != v["baseline"] or v["project_rows_not_in_baseline"]}
+    print("marts: project and baseline agree" if not bad else f"marts DIFFER from the baseline: {bad}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    base = sub.add_parser("baseline")
+    base.add_argument("snapshot", type=Path)
+    base.add_argument("seeds", type=Path)
+    base.add_argument("start", type=date.fromisoformat)
+    base.add_argument("database", type=Path)
+    window = sub.add_parser("window")
+    window.add_argument("day", type=date.fromisoformat)
+    args = parser.parse_args(argv)
+    if args.command == "baseline":
+        return run_baseline(args.snapshot, args.seeds, args.start, args.database)
+    if args.command == "window":
+        sys.exit(run_window(args.day))
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    workdir = Path(os.environ.get("BENCH_DIR", "/tmp/ctr-bench"))
+    years = int(os.environ.get("BENCH_YEARS", str(YEARS)))
+    result = bench(scale, years, workdir)
+    suffix = "" if (scale, years) == (1, YEARS) else f"-scale{scale:g}-{years}y"
+    out = HERE / "results" / f"{result['date']}{suffix}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
