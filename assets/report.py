@@ -32,6 +32,7 @@ from pydantic import Field
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
 from orchestration.calendars import WEEKDAYS, session_on
+from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
 from orchestration.settings import PROJECT_ROOT, Settings
 
@@ -50,7 +51,8 @@ MARTS_READ = (
 # The order the news puts them in; indices of these roles not listed here follow alphabetically.
 HEADLINE_INDEX_ORDER = ["STAR50", "HSTECH", "NDX"]
 HEADLINE_ROLES = ["china_tech", "benchmark"]
-CN_BASKET, PEER_BASKET = "CN_AI", "GLOBAL_AI_EX_CN"
+# The baskets seed's headline pair (CN_AI against GLOBAL_AI_EX_CN), as fct_ai_market_cap_ratio reports it.
+CN_BASKET, PEER_BASKET = headline_baskets()
 SYNTHETIC = "synthetic sample"
 # A side may trail by this many sessions of its own exchange(s) and still be compared: a market that
 # has not closed yet when the other side's run loads (1), a late or retried load (2, 3). More means the

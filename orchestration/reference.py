@@ -65,6 +65,17 @@ def basket_members(seeds_dir: Path = SEEDS_DIR) -> tuple[BasketMember, ...]:
 
 
 @lru_cache
+def headline_baskets(seeds_dir: Path = SEEDS_DIR) -> tuple[str, str]:
+    """(basket, compared with) of the baskets seed's headline row: the pair the report leads with."""
+    rows = _read_seed("baskets", seeds_dir)
+    headline = rows[rows["is_headline"].str.strip().str.lower() == "true"]
+    if len(headline) != 1:
+        raise ValueError(f"{seeds_dir / 'baskets.csv'}: exactly one row must have is_headline true")
+    row = headline.iloc[0]
+    return row["basket_id"].strip().upper(), row["compare_with"].strip().upper()
+
+
+@lru_cache
 def exchanges(seeds_dir: Path = SEEDS_DIR) -> tuple[Exchange, ...]:
     rows = _read_seed("exchanges", seeds_dir).to_dict("records")
     return tuple(Exchange(**{**r, "yahoo_suffixes": tuple(r["yahoo_suffixes"].split())}) for r in rows)
