@@ -61,6 +61,7 @@ INCREMENTAL = {
     "marts.fct_ai_basket_members_daily": ["basket_id", "symbol", "trade_date"],
     "marts.fct_ai_basket_market_cap": ["basket_id", "trade_date"],
     "marts.fct_ai_market_cap_ratio": ["trade_date"],
+    "marts.fct_ai_basket_comparison": ["basket_id", "compared_with", "trade_date"],
 }
 
 
