@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
@@ -278,51 +278,46 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
     return result.success
 
 
-def _table_counts(conn, schema: str) -> list[tuple[str, int]]:
-    tables = conn.execute(
-        "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE'"
-        " order by 1", [schema],
-    ).fetchall()
-    return [(t, conn.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0]) for (t,) in tables]
-
-
-def _readable(settings: Settings) -> Path:
-    """The published copy when there is one: it never waits for, nor blocks, a run."""
-    published = published_path(settings)
-    return published if published.exists() else settings.duckdb_database
-
-
 def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
     from assets.report import default_reports_dir
+    from orchestration.resources import build_warehouse
+    from orchestration.resources.warehouse import WarehouseLockedError
 
-    source = _readable(settings)
-    print(f"\nWarehouse: {settings.duckdb_database}", file=out)
+    warehouse = build_warehouse(settings)
+    print(f"\nWarehouse: {warehouse.location}", file=out)
     try:
-        with duckdb.connect(str(source), read_only=True) as conn:
+        # The warehouse itself: the published copy holds the marts only. A writer holding it (another
+        # run, a notebook) leaves the copy to count from.
+        with ExitStack() as stack:
+            try:
+                wh = stack.enter_context(warehouse.session(read_only=True))
+            except WarehouseLockedError:
+                wh = stack.enter_context(warehouse.reader_session())
             for schema in ("raw", "marts"):
-                counts = ", ".join(f"{t} {n:,}" for t, n in _table_counts(conn, schema)) or "no tables"
+                counts = ", ".join(f"{t} {wh.table_rows(schema, t):,}" for t in wh.tables(schema)) or "no tables"
                 print(textwrap.fill(f"{schema}: {counts}", width=100, initial_indent="  ",
                                     subsequent_indent="    "), file=out)
-    except duckdb.Error as exc:
-        print(f"  (cannot read {source}: {str(exc).splitlines()[0]})", file=out)
+    except (duckdb.Error, OSError) as exc:
+        print(f"  (cannot read {warehouse.reader_location}: {str(exc).splitlines()[0]})", file=out)
     reports = settings.reports_dir or default_reports_dir(settings.duckdb_database)
-    print(f"Published read-only copy (query this one): {published_path(settings)}", file=out)
+    print(f"Query this, read-only: {warehouse.reader_location}", file=out)
     print(f"Headline report: {reports / 'headline.md'}   Browse it all: make ui, then http://127.0.0.1:3000",
           file=out)
 
 
 def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
-    source = _readable(settings)
+    from orchestration.resources import build_warehouse
+
+    warehouse = build_warehouse(settings)
     try:
-        with duckdb.connect(str(source), read_only=True) as conn:
-            rows = conn.execute(
-                "select as_of_date, data_label, headline from marts.rpt_headline order by line"
-            ).fetchall()
-    except duckdb.Error as exc:
-        print(f"No headline report in {source} ({str(exc).splitlines()[0]}); run `make demo` first.", file=out)
+        with warehouse.reader_session() as wh:
+            rows = wh.rows("select as_of_date, data_label, headline from marts.rpt_headline order by line")
+    except (duckdb.Error, OSError) as exc:
+        print(f"No headline report in {warehouse.reader_location} ({str(exc).splitlines()[0]});"
+              " run `make demo` first.", file=out)
         return False
     if not rows:
-        print(f"marts.rpt_headline in {source} is empty.", file=out)
+        print(f"marts.rpt_headline in {warehouse.reader_location} is empty.", file=out)
         return False
     as_of, label = rows[0][0], rows[0][1]
     print(f"\nHeadline as of {as_of}{f' ({label})' if label else ''}:", file=out)

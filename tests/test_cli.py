@@ -99,7 +99,7 @@ def test_a_locked_warehouse_is_one_clear_line_and_a_summary(tmp_path, demo):
     locked = [line for line in text.splitlines() if "is locked by" in line]
     assert len(locked) == 1, text
     assert str(env.database) in locked[0] and "published copy" in locked[0] and f"process {os.getpid()}" in locked[0]
-    assert "Warehouse:" in text and "Published read-only copy" in text, text
+    assert "Warehouse:" in text and "Query this, read-only:" in text, text
 
 
 def _free_port() -> int:

@@ -154,6 +154,17 @@ class Warehouse(ConfigurableResource, ABC):
         """Make the committed state visible to readers who never wait for a writer; returns each mart's
         row count as readers will see it."""
 
+    @property
+    def reader_location(self) -> str:
+        """Where analysts read: the published copy of a file, the lake itself."""
+        return self.location
+
+    @contextmanager
+    def reader_session(self) -> Iterator[WarehouseSession]:
+        """A read-only session on what analysts read, which never waits for a writer."""
+        with self.session(read_only=True) as session:
+            yield session
+
     @contextmanager
     def exclusive(self, what: str) -> Iterator[None]:
         """Held around a step that rewrites shared tables (the dbt build, the report), so that two runs'
@@ -310,6 +321,16 @@ class DuckDBFileWarehouse(Warehouse):
             tmp.unlink(missing_ok=True)
             Path(f"{tmp}.wal").unlink(missing_ok=True)
         return counts
+
+    @property
+    def reader_location(self) -> str:
+        published = published_path_for(self.database)
+        return str(published if published.exists() else self.database)
+
+    @contextmanager
+    def reader_session(self) -> Iterator[WarehouseSession]:
+        with duckdb.connect(self.reader_location, read_only=True) as conn:
+            yield WarehouseSession(conn)
 
     # Kept while the callers move to session(): the DuckDBResource name they were written against.
     get_connection = connect
