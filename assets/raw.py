@@ -5,6 +5,7 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -93,6 +94,41 @@ def screen(result: FetchResult, ids: list[str], all_or_nothing: bool) -> FetchRe
     return FetchResult(dataset, keep, result.source, {**result.failures, **unusable}, result.ignored_ids)
 
 
+def drop_restatements(result: FetchResult, warehouse: Warehouse, start) -> FetchResult:
+    """An as-of dataset's rows on the window's first day that only restate the value already in force in
+    the warehouse (what the carry-in rule brings along on every run after the first) are not stored:
+    without this a daily run would add a share count per symbol per day with nothing new in it."""
+    dataset = result.dataset
+    entity, when = dataset.entity_column, dataset.date_column
+    frame = result.frame
+    opening = frame[frame[when] == start]
+    if not dataset.as_of or opening.empty:
+        return result
+    values = [c for c in dataset.column_names if c not in (entity, when)]
+    warehouse.ensure_raw_tables()
+    with warehouse.session() as wh:
+        in_force = wh.frame(
+            f"select {', '.join(dataset.column_names)} from {dataset.table} where {when} < ?"
+            f" qualify {when} = max({when}) over (partition by {entity})",
+            [start],
+        )
+
+    def as_set(rows: pd.DataFrame) -> dict[str, set[tuple]]:
+        rows = rows[[entity, *values]].astype(object)
+        rows = rows.where(rows.notna(), None)
+        out: dict[str, set[tuple]] = {}
+        for row in rows.itertuples(index=False):
+            out.setdefault(row[0], set()).add(tuple(row[1:]))
+        return out
+
+    before, now = as_set(in_force), as_set(opening)
+    restated = [i for i, rows in now.items() if before.get(i) == rows]
+    if not restated:
+        return result
+    keep = frame[~((frame[when] == start) & frame[entity].isin(restated))]
+    return FetchResult(dataset, keep, result.source, result.failures, result.ignored_ids)
+
+
 def summarise_failures(dataset: Dataset, failures: dict[str, str]) -> list[str]:
     """One line per distinct reason, so a header-only file or a dead host reads as one sentence."""
     by_reason: dict[str, list[str]] = {}
@@ -128,6 +164,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         start, end = window.start.date(), (window.end - timedelta(days=1)).date()
         ids = requested_ids(dataset, config.calendars)
         result = screen(provider.fetch(dataset, ids, start, end), ids, provider.all_or_nothing)
+        result = drop_restatements(result, warehouse, start)
         if result.ignored_ids:
             context.log.warning(
                 f"{dataset.name}: {len(result.ignored_ids)} id(s) in {result.source} are not configured and were"

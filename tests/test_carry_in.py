@@ -61,3 +61,28 @@ def test_the_snapshot_provider_carries_values_from_before_the_window(tmp_path):
     assert shares.values.tolist() == [["NVDA", date(2024, 1, 1), 2.46e9], ["NVDA", date(2024, 6, 10), 2.45e10]]
     fx = provider.fetch(FX_RATES, ["CNY"], date(2024, 1, 1), date(2024, 1, 31)).frame
     assert fx.values.tolist() == [["CNY", date(2024, 1, 1), 0.1408], ["CNY", date(2024, 1, 2), 0.1400]]
+
+
+def test_daily_runs_store_a_share_count_once_not_once_a_day(tmp_path):
+    """After the first window, the value the carry-in brings along is already in force in raw: the
+    next windows do not store it again (raw.shares_outstanding must not grow by a row per symbol a day)."""
+    from datetime import timedelta
+
+    from assets.raw import drop_restatements
+    from orchestration.resources.warehouse import DuckDBFileWarehouse
+
+    (tmp_path / "snap").mkdir()
+    (tmp_path / "snap" / "shares_outstanding.csv").write_text(
+        "symbol,as_of_date,shares_outstanding\nNVDA,2023-06-30,2.46e9\nNVDA,2024-01-04,2.47e9\n"
+    )
+    provider = SnapshotProvider(snapshot_dir=str(tmp_path / "snap"))
+    warehouse = DuckDBFileWarehouse(database=str(tmp_path / "w.duckdb"))
+    day = date(2024, 1, 1)
+    for _ in range(6):
+        fetched = provider.fetch(SHARES_OUTSTANDING, ["NVDA"], day, day)
+        result = drop_restatements(fetched, warehouse, day)
+        warehouse.replace_window(result, ["NVDA"], day, day, loaded_at=pd.Timestamp("2026-01-01").to_pydatetime())
+        day += timedelta(days=1)
+    with warehouse.session() as wh:
+        rows = wh.rows("select as_of_date, shares_outstanding from raw.shares_outstanding order by 1")
+    assert rows == [(date(2024, 1, 1), 2.46e9), (date(2024, 1, 4), 2.47e9)]
