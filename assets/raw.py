@@ -5,6 +5,7 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -105,13 +106,18 @@ def drop_restatements(result: FetchResult, warehouse: Warehouse, start) -> Fetch
     if not dataset.as_of or opening.empty:
         return result
     values = [c for c in dataset.column_names if c not in (entity, when)]
-    warehouse.ensure_raw_tables()
-    with warehouse.session() as wh:
-        in_force = wh.frame(
-            f"select {', '.join(dataset.column_names)} from {dataset.table} where {when} < ?"
-            f" qualify {when} = max({when}) over (partition by {entity})",
-            [start],
-        )
+    # Read-only and outside any write: on a lake two runs read at once without a commit conflict.
+    try:
+        with warehouse.session(read_only=True) as wh:
+            if not wh.relation_exists("raw", dataset.name):
+                return result
+            in_force = wh.frame(
+                f"select {', '.join(dataset.column_names)} from {dataset.table} where {when} < ?"
+                f" qualify {when} = max({when}) over (partition by {entity})",
+                [start],
+            )
+    except duckdb.IOException:  # no warehouse file yet: nothing is in force
+        return result
 
     def as_set(rows: pd.DataFrame) -> dict[str, set[tuple]]:
         rows = rows[[entity, *values]].astype(object)

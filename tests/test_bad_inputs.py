@@ -41,12 +41,20 @@ def file_hash(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The session's shared build; the failing cases leave it as it was, and the two that load
-    reload the same rows."""
+    """A copy of the session's shared build and its published copy: the cases that load write their
+    own `source` into raw, which other tests of the shared build must not see."""
     shared = sample_warehouse(tmp_path_factory)
     assert shared.first_run_success
+    root = tmp_path_factory.mktemp("bad_inputs")
+    database = root / "warehouse" / shared.database.name
+    database.parent.mkdir()
+    shutil.copy(shared.database, database)
+    published_path_for(database).parent.mkdir()
+    shutil.copy(shared.published, published_path_for(database))
     env = {k: v for k, v in shared.env.items() if k != "DAGSTER_HOME"}
-    return shared.root, Path(shared.env["CTR_SNAPSHOT_DIR"]), env
+    env["DUCKDB_DATABASE"] = str(database)
+    env["CTR_REPORTS_DIR"] = str(root / "reports")
+    return root, Path(shared.env["CTR_SNAPSHOT_DIR"]), env
 
 
 def run_stock_prices(built, tmp_path, edit):

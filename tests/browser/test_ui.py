@@ -166,6 +166,8 @@ def page(browser):
 
 
 def test_the_asset_graph_lists_the_marts_with_their_checks_passing(ui_url, page, screenshots):
+    # Tall enough for the whole marts group: the graph renders only the nodes in view.
+    page.set_viewport_size({"width": 1600, "height": 2400})
     page.goto(f"{ui_url}/locations/{LOCATION}/asset-groups/marts")
     for mart in MARTS:
         page.get_by_text(mart, exact=True).first.wait_for()
