@@ -64,13 +64,3 @@ def run_range(defs: Definitions, instance: DagsterInstance, start: str, end: str
         raise_on_error=False,
     )
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The pyramid's order: fast unit tests first (a broken parser fails in seconds), then the tests
-    that materialise the graph, then the browser. Stable within each layer."""
-    def layer(item: pytest.Item) -> int:
-        if item.get_closest_marker("browser"):
-            return 2
-        return 1 if item.get_closest_marker("integration") else 0
-
-    items.sort(key=layer)
