@@ -82,7 +82,7 @@ def test_a_reader_holding_the_copy_open_read_write_does_not_block_publishing(war
     )
     try:
         assert holder.stdout.readline().strip() == "open"
-        with warehouse.get_connection() as conn:
+        with warehouse.connect() as conn:
             conn.execute("create or replace table marts.published_marker as select 42 as answer")
         warehouse.publish(target)
     finally:

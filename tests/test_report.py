@@ -298,7 +298,7 @@ def test_report_and_charts_say_index_returns_are_in_local_currency(copy, tmp_pat
 def test_sample_provenance_in_raw_marks_the_data_synthetic(tmp_path):
     warehouse = DuckDBFileWarehouse(database=str(tmp_path / "w.duckdb"))
     warehouse.ensure_raw_tables()
-    with warehouse.get_connection() as conn:
+    with warehouse.connect() as conn:
         assert data_label(conn, synthetic_sample=False) == "no data"
         conn.execute("insert into raw.index_prices (index_id, trade_date, close, source, loaded_at)"
                      " values ('NDX', '2024-01-02', 1, 'snapshot:mine', now())")

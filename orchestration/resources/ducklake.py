@@ -208,8 +208,6 @@ class DuckLakeWarehouse(Warehouse):
         with self.session(read_only=True) as session:
             return int(session.scalar(f"select max(snapshot_id) from {LAKE_ALIAS}.snapshots()"))
 
-    get_connection = connect
-
 
 def print_summary() -> None:
     """`python -m orchestration.resources.ducklake`: what `make demo-lake` ends with, read from the lake

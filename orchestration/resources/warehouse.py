@@ -331,6 +331,3 @@ class DuckDBFileWarehouse(Warehouse):
     def reader_session(self) -> Iterator[WarehouseSession]:
         with duckdb.connect(self.reader_location, read_only=True) as conn:
             yield WarehouseSession(conn)
-
-    # Kept while the callers move to session(): the DuckDBResource name they were written against.
-    get_connection = connect
