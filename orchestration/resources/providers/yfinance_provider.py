@@ -71,6 +71,19 @@ def forget_cached_responses() -> None:
     YfData.cache_get.cache_clear()
 
 
+def open_persistent_caches() -> None:
+    """Create yfinance's on-disk caches (time zones, cookies: SQLite in WAL mode) from this one thread.
+
+    Opened lazily instead, the pool's first requests each switch a new file to WAL at the same moment, and
+    SQLite answers that race with "database is locked" at once, without waiting."""
+    from yfinance import cache
+
+    for opened in (cache.get_tz_cache(), cache.get_cookie_cache()):
+        initialise = getattr(opened, "initialise", None)  # the dummy caches (no writable folder) have none
+        if initialise is not None:
+            initialise()
+
+
 def _retrying(fn):
     """fn on the first try; on every later try (a retry) yfinance's response cache is emptied first, and
     Yahoo's "down" page, which yfinance reports as a data error, counts as transient."""
@@ -85,6 +98,8 @@ def _retrying(fn):
         except Exception as exc:
             if "CURRENTLY DOWN" in str(exc):
                 raise TransientError(f"Yahoo Finance is down: {exc}") from exc
+            if "database is locked" in str(exc):  # yfinance's cache file, busy in another process
+                raise TransientError(f"yfinance's cache is busy: {exc}") from exc
             raise
 
     return call
@@ -101,6 +116,11 @@ class YFinanceProvider(ResilientProvider):
         """Every request yfinance sends (time zone, cookie, crumb, data) is throttled per host and bounded by
         request_timeout_s, whatever timeout yfinance picked for it."""
         return curl_guard(self.request_timeout_s, self.requests_per_second)
+
+    def _each(self, dataset, ids, fetch_one):
+        _yf()
+        open_persistent_caches()
+        return super()._each(dataset, ids, fetch_one)
 
     @staticmethod
     def _ticker(symbol: str):
