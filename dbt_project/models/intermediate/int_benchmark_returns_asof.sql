@@ -67,47 +67,8 @@ benchmark_close_asof as (
 
 ),
 
-previous_month_end as (
-
-    select
-        benchmark_close_asof.*,
-        anchor.trade_date as benchmark_prev_month_end_date,
-        anchor.close as benchmark_prev_month_end_close
-
-    from benchmark_close_asof
-    asof left join benchmark_prices as anchor
-        on benchmark_close_asof.benchmark_id = anchor.benchmark_id
-        and benchmark_close_asof.month_start_date > anchor.trade_date
-
-),
-
-previous_year_end as (
-
-    select
-        previous_month_end.*,
-        anchor.trade_date as benchmark_prev_year_end_date,
-        anchor.close as benchmark_prev_year_end_close
-
-    from previous_month_end
-    asof left join benchmark_prices as anchor
-        on previous_month_end.benchmark_id = anchor.benchmark_id
-        and previous_month_end.year_start_date > anchor.trade_date
-
-),
-
-one_year_back as (
-
-    select
-        previous_year_end.*,
-        anchor.trade_date as benchmark_one_year_back_date,
-        anchor.close as benchmark_one_year_back_close
-
-    from previous_year_end
-    asof left join benchmark_prices as anchor
-        on previous_year_end.benchmark_id = anchor.benchmark_id
-        and previous_year_end.one_year_back_target_date >= anchor.trade_date
-
-),
+-- previous_month_end, previous_year_end, one_year_back: the close at each look-back's anchor
+{{ period_anchor_closes('benchmark_close_asof', 'benchmark_prices', 'benchmark_id', prefix='benchmark_') }},
 
 final as (
 

@@ -32,50 +32,8 @@ trading_days as (
 
 ),
 
-previous_month_end as (
-
-    -- the previous month's last trading day, which is not the calendar month end when that fell on
-    -- a weekend or holiday
-    select
-        trading_days.*,
-        anchor.trade_date as prev_month_end_date,
-        anchor.close as prev_month_end_close
-
-    from trading_days
-    asof left join index_prices as anchor
-        on trading_days.index_id = anchor.index_id
-        and trading_days.month_start_date > anchor.trade_date
-
-),
-
-previous_year_end as (
-
-    select
-        previous_month_end.*,
-        anchor.trade_date as prev_year_end_date,
-        anchor.close as prev_year_end_close
-
-    from previous_month_end
-    asof left join index_prices as anchor
-        on previous_month_end.index_id = anchor.index_id
-        and previous_month_end.year_start_date > anchor.trade_date
-
-),
-
-one_year_back as (
-
-    -- as of the same calendar day a year earlier: that day's close, or the last one before it
-    select
-        previous_year_end.*,
-        anchor.trade_date as one_year_back_date,
-        anchor.close as one_year_back_close
-
-    from previous_year_end
-    asof left join index_prices as anchor
-        on previous_year_end.index_id = anchor.index_id
-        and previous_year_end.one_year_back_target_date >= anchor.trade_date
-
-),
+-- previous_month_end, previous_year_end, one_year_back: the close at each look-back's anchor
+{{ period_anchor_closes('trading_days', 'index_prices', 'index_id') }},
 
 final as (
 
