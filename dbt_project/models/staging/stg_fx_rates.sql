@@ -25,10 +25,7 @@ renamed as (
 
 deduplicated as (
 
-    -- raw keys are unique by construction; this keeps the newest load if that ever slips
-    select *
-    from renamed
-    qualify row_number() over (partition by currency, trade_date order by loaded_at desc) = 1
+    {{ newest_load('renamed', ['currency', 'trade_date']) }}
 
 )
 

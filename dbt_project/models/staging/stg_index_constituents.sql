@@ -27,10 +27,7 @@ renamed as (
 
 deduplicated as (
 
-    -- raw keys are unique by construction; this keeps the newest load if that ever slips
-    select *
-    from renamed
-    qualify row_number() over (partition by index_id, symbol, as_of_date order by loaded_at desc) = 1
+    {{ newest_load('renamed', ['index_id', 'symbol', 'as_of_date']) }}
 
 )
 
