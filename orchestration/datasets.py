@@ -63,65 +63,69 @@ _OHLCV = (
     Column("volume", "double", False, "Traded volume (shares or index units as the source reports)."),
 )
 
-INDEX_PRICES = Dataset(
-    name="index_prices",
-    description="Daily index levels, one row per index and exchange-local trading date.",
-    entity_column="index_id",
-    date_column="trade_date",
-    key=("index_id", "trade_date"),
-    columns=(
-        Column("index_id", "text", True, "Index id from the index catalog (STAR50, HSTECH, NDX...)."),
-        Column("trade_date", "date", True, "Exchange-local trading date."),
-        Column("close", "double", True, "Closing level."),
-        *_OHLCV,
-    ),
-    positive_columns=("close", "open", "high", "low"),
+
+def _daily_prices(name: str, description: str, entity: Column, close: str, *extra: Column) -> Dataset:
+    """A daily close-and-OHLCV series per entity: index levels and stock prices differ only in these."""
+    return Dataset(
+        name=name,
+        description=description,
+        entity_column=entity.name,
+        date_column="trade_date",
+        key=(entity.name, "trade_date"),
+        columns=(
+            entity,
+            Column("trade_date", "date", True, "Exchange-local trading date."),
+            Column("close", "double", True, close),
+            *extra,
+            *_OHLCV,
+        ),
+        positive_columns=("close", "open", "high", "low"),
+    )
+
+
+def _as_of_values(name: str, description: str, entity: Column, since: Column, value: Column) -> Dataset:
+    """One positive value per entity, in force from its date until the entity's next row."""
+    return Dataset(
+        name=name,
+        description=description,
+        entity_column=entity.name,
+        date_column=since.name,
+        key=(entity.name, since.name),
+        columns=(entity, since, value),
+        positive_columns=(value.name,),
+        as_of=True,
+    )
+
+
+INDEX_PRICES = _daily_prices(
+    "index_prices",
+    "Daily index levels, one row per index and exchange-local trading date.",
+    Column("index_id", "text", True, "Index id from the index catalog (STAR50, HSTECH, NDX...)."),
+    "Closing level.",
 )
 
-STOCK_PRICES = Dataset(
-    name="stock_prices",
-    description="Daily unadjusted stock prices in the listing currency.",
-    entity_column="symbol",
-    date_column="trade_date",
-    key=("symbol", "trade_date"),
-    columns=(
-        Column("symbol", "text", True, "Yahoo-style listing symbol (688256.SS, 0700.HK, NVDA)."),
-        Column("trade_date", "date", True, "Exchange-local trading date."),
-        Column("close", "double", True, "Unadjusted close in the listing currency."),
-        Column("currency", "text", True, "ISO 4217 listing currency."),
-        *_OHLCV,
-    ),
-    positive_columns=("close", "open", "high", "low"),
+STOCK_PRICES = _daily_prices(
+    "stock_prices",
+    "Daily unadjusted stock prices in the listing currency.",
+    Column("symbol", "text", True, "Yahoo-style listing symbol (688256.SS, 0700.HK, NVDA)."),
+    "Unadjusted close in the listing currency.",
+    Column("currency", "text", True, "ISO 4217 listing currency."),
 )
 
-FX_RATES = Dataset(
-    name="fx_rates",
-    description="Daily FX: US dollars per one unit of the currency.",
-    entity_column="currency",
-    date_column="trade_date",
-    key=("currency", "trade_date"),
-    columns=(
-        Column("currency", "text", True, "ISO 4217 currency code."),
-        Column("trade_date", "date", True, "Date of the rate."),
-        Column("usd_per_unit", "double", True, "US dollars per one unit of the currency."),
-    ),
-    positive_columns=("usd_per_unit",),
-    as_of=True,
+FX_RATES = _as_of_values(
+    "fx_rates",
+    "Daily FX: US dollars per one unit of the currency.",
+    Column("currency", "text", True, "ISO 4217 currency code."),
+    Column("trade_date", "date", True, "Date of the rate."),
+    Column("usd_per_unit", "double", True, "US dollars per one unit of the currency."),
 )
 
-SHARES_OUTSTANDING = Dataset(
-    name="shares_outstanding",
-    description="Shares outstanding per symbol, effective from as_of_date until the next row.",
-    entity_column="symbol",
-    date_column="as_of_date",
-    key=("symbol", "as_of_date"),
-    columns=(
-        Column("symbol", "text", True, "Yahoo-style listing symbol."),
-        Column("as_of_date", "date", True, "Date from which the count applies."),
-        Column("shares_outstanding", "double", True, "Total shares outstanding."),
-    ),
-    positive_columns=("shares_outstanding",),
-    as_of=True,
+SHARES_OUTSTANDING = _as_of_values(
+    "shares_outstanding",
+    "Shares outstanding per symbol, effective from as_of_date until the next row.",
+    Column("symbol", "text", True, "Yahoo-style listing symbol."),
+    Column("as_of_date", "date", True, "Date from which the count applies."),
+    Column("shares_outstanding", "double", True, "Total shares outstanding."),
 )
 
 INDEX_CONSTITUENTS = Dataset(
