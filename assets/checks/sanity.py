@@ -67,14 +67,20 @@ def check_positive_values(wh, dataset: Dataset) -> AssetCheckResult:
     )
 
 
-INDEX_MOVES_SQL = f"""
-with moves as (
-    select index_id, trade_date, close,
+def _moves_cte(dataset: Dataset) -> str:
+    """Each row of a price table with the entity's previous close: the day-on-day move both checks measure."""
+    entity = dataset.entity_column
+    return f"""moves as (
+    select {entity}, trade_date, close,
            lag(trade_date) over w as previous_date,
            lag(close) over w as previous_close
-    from {INDEX_PRICES.table}
-    window w as (partition by index_id order by trade_date)
-)
+    from {dataset.table}
+    window w as (partition by {entity} order by trade_date)
+)"""
+
+
+INDEX_MOVES_SQL = f"""
+with {_moves_cte(INDEX_PRICES)}
 select index_id, previous_date, trade_date, previous_close, close, close / previous_close - 1 as move
 from moves
 where previous_close > 0 and abs(close / previous_close - 1) > ?
@@ -109,13 +115,7 @@ def check_index_moves(wh, limit: float = INDEX_MOVE_LIMIT) -> AssetCheckResult:
 # A move is explained when the market cap (close x shares outstanding as of each day) stays within the
 # limit, i.e. the shares changed by about the inverse of the price: a split or a consolidation.
 STOCK_MOVES_SQL = f"""
-with moves as (
-    select symbol, trade_date, close,
-           lag(trade_date) over w as previous_date,
-           lag(close) over w as previous_close
-    from {STOCK_PRICES.table}
-    window w as (partition by symbol order by trade_date)
-),
+with {_moves_cte(STOCK_PRICES)},
 big as (
     select * from moves
     where previous_close > 0 and abs(close / previous_close - 1) > $1
