@@ -21,15 +21,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import duckdb
 from pydantic import Field
 
-from orchestration.resources.providers.base import FetchResult
-from orchestration.resources.warehouse import Warehouse, WarehouseSession, WriteSummary
+from orchestration.resources.warehouse import Warehouse, WarehouseSession
 
 # The catalog name every session gives the lake; dbt_project/profiles.yml attaches it under the same
 # name, so the staging views (which name their catalog) resolve from Python and from dbt alike.
@@ -105,14 +103,6 @@ class DuckLakeWarehouse(Warehouse):
         catalog = _SECRET.sub(r"\1***", self.catalog)
         return f"ducklake:{catalog} (data: {self.data_path})"
 
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        conn = self._open(read_only)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if "://" not in self.data_path:
             Path(self.data_path).mkdir(parents=True, exist_ok=True)
@@ -152,21 +142,9 @@ class DuckLakeWarehouse(Warehouse):
         finally:
             conn.close()
 
-    def replace_window(
-        self,
-        result: FetchResult,
-        requested_ids: list[str],
-        start: date,
-        end: date,
-        loaded_at: datetime,
-    ) -> WriteSummary:
+    def _retrying(self, write: Callable[[], T]) -> T:
         # Another run's write to the same table may commit first; redoing the whole transaction against
         # the new snapshot is correct because the write replaces its window (idempotent).
-        return self._retrying(lambda: super(DuckLakeWarehouse, self).replace_window(
-            result, requested_ids, start, end, loaded_at
-        ))
-
-    def _retrying(self, write: Callable[[], T]) -> T:
         delay = 0.2
         for attempt in range(self.conflict_retries + 1):
             try:

@@ -13,12 +13,12 @@ import os
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -27,6 +27,8 @@ from pydantic import Field
 
 from orchestration.datasets import DATASETS
 from orchestration.resources.providers.base import FetchResult
+
+T = TypeVar("T")
 
 RAW_SCHEMA = "raw"
 # What readers of the published copy get: the stable interface of docs/warehouse.md (marts and the seeds).
@@ -144,10 +146,18 @@ class Warehouse(ConfigurableResource, ABC):
     def location(self) -> str:
         """What to call the warehouse in a message (a file path, a catalog URL)."""
 
-    @abstractmethod
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A DuckDB connection whose default catalog is the warehouse: for adapters and dbt-like writers."""
+        conn = self._open(read_only)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @abstractmethod
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A new connection to the warehouse, which the caller closes."""
 
     @abstractmethod
     def publish(self, target: Path) -> dict[str, int]:
@@ -216,24 +226,33 @@ class Warehouse(ConfigurableResource, ABC):
         frame["source"] = frame["source"].fillna(result.source) if "source" in frame.columns else result.source
         frame["loaded_at"] = loaded_at
         columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
-        self.ensure_raw_tables()
-        with self.connect() as conn:
-            conn.register("incoming", frame)
-            conn.execute("begin transaction")
-            try:
-                replaced = conn.execute(
-                    f"delete from {dataset.table} where {dataset.entity_column} in (select unnest(?::varchar[]))"
-                    f" and {dataset.date_column} between ? and ?",
-                    [ids, start, end],
-                ).fetchone()[0]
-                conn.execute(f"insert into {dataset.table} ({columns}) select {columns} from incoming")
-                conn.execute("commit")
-            except BaseException:
-                conn.execute("rollback")
-                raise
-            finally:
-                conn.unregister("incoming")
-        return WriteSummary(rows_written=len(frame), rows_replaced=int(replaced), ids_replaced=ids)
+
+        def write() -> int:
+            self.ensure_raw_tables()
+            with self.connect() as conn:
+                conn.register("incoming", frame)
+                conn.execute("begin transaction")
+                try:
+                    replaced = conn.execute(
+                        f"delete from {dataset.table} where {dataset.entity_column} in (select unnest(?::varchar[]))"
+                        f" and {dataset.date_column} between ? and ?",
+                        [ids, start, end],
+                    ).fetchone()[0]
+                    conn.execute(f"insert into {dataset.table} ({columns}) select {columns} from incoming")
+                    conn.execute("commit")
+                except BaseException:
+                    conn.execute("rollback")
+                    raise
+                finally:
+                    conn.unregister("incoming")
+            return int(replaced)
+
+        replaced = self._retrying(write)
+        return WriteSummary(rows_written=len(frame), rows_replaced=replaced, ids_replaced=ids)
+
+    def _retrying(self, write: Callable[[], T]) -> T:
+        """Runs a raw write transaction; a warehouse whose commits can conflict with another run's retries it."""
+        return write()
 
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
@@ -252,17 +271,9 @@ class DuckDBFileWarehouse(Warehouse):
     def location(self) -> str:
         return self.database
 
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not read_only:
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        conn = self._open(read_only)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         # A short bounded wait covers a reader closing its connection; a notebook left open would
         # otherwise hold a scheduled run for minutes without a word.
         deadline = time.monotonic() + self.lock_wait_s
