@@ -20,6 +20,7 @@ from orchestration.jobs import ASIA_CLOSE_JOB
 from orchestration.settings import Settings
 from tests.conftest import run_range
 from tests.sample_slice import write_slice
+from tests.snapshot_warehouse import snapshot_settings
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +35,7 @@ def ticked(tmp_path_factory):
     root = tmp_path_factory.mktemp("window")
     snapshot = write_slice(root / "snapshot", START, TICK_DAY)
     with pytest.MonkeyPatch.context() as mp, instance_for_test() as instance:
-        mp.setenv("DUCKDB_DATABASE", str(root / "warehouse.duckdb"))
-        mp.setenv("CTR_SOURCE", "snapshot")
-        mp.setenv("CTR_SNAPSHOT_DIR", str(snapshot))
-        mp.setenv("CTR_START_DATE", START.isoformat())
-        settings = Settings()
+        settings = snapshot_settings(mp, root, snapshot, START)
         defs = build_definitions(settings)
         backfill = run_range(defs, instance, START.isoformat(), BACKFILL_END.isoformat())
         assert backfill.success

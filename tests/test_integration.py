@@ -10,9 +10,10 @@ from dagster import instance_for_test
 
 from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
-from orchestration.settings import SAMPLE_DIR, SEEDS_DIR, Settings
+from orchestration.settings import SAMPLE_DIR, SEEDS_DIR
 from tests.conftest import run_range
 from tests.reference_marts import MART_KEYS, compare_frames, compute_marts
+from tests.snapshot_warehouse import snapshot_settings
 
 # Shaped like a user's own export rather than the sample's tidy start: the folder holds history from
 # 2024-01-02, but CTR_START_DATE is 2024-02-12, a Monday on which Shanghai, Shenzhen and Hong Kong are
@@ -49,11 +50,7 @@ def warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("integration")
     snapshot = write_small_snapshot(root / "snapshot")
     with pytest.MonkeyPatch.context() as mp, instance_for_test() as instance:
-        mp.setenv("DUCKDB_DATABASE", str(root / "warehouse.duckdb"))
-        mp.setenv("CTR_SOURCE", "snapshot")
-        mp.setenv("CTR_SNAPSHOT_DIR", str(snapshot))
-        mp.setenv("CTR_START_DATE", START.isoformat())
-        settings = Settings()
+        settings = snapshot_settings(mp, root, snapshot, START)
         result = run_range(build_definitions(settings), instance, START.isoformat(), END.isoformat())
         yield settings, snapshot, result
 
