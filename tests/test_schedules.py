@@ -83,18 +83,20 @@ def test_asia_before_the_last_close_skips(defs, instance):
     assert "XHKG session(s) have not closed yet" in afternoon.skip_message
 
 
-def test_asia_holiday_in_one_market_loads_the_others(defs, instance):
-    # 2025-03-03: Korean substitute holiday for Independence Movement Day.
-    request = only_request(tick(defs, instance, "asia_close_schedule", datetime(2025, 3, 3, 17, 30, tzinfo=HKT)))
-    assert request.partition_key == "2025-03-03"
-    assert calendars_of(request) == ["XSHG", "XHKG", "XTKS"]
-
-
-def test_lunar_new_year_loads_tokyo_alone(defs, instance):
-    # 2025-01-29: Shanghai, Hong Kong and Seoul closed for the Lunar New Year; Tokyo trades.
-    request = only_request(tick(defs, instance, "asia_close_schedule", datetime(2025, 1, 29, 17, 30, tzinfo=HKT)))
-    assert request.partition_key == "2025-01-29"
-    assert calendars_of(request) == ["XTKS"]
+@pytest.mark.parametrize(
+    ("day", "traded"),
+    [
+        # Korean substitute holiday for Independence Movement Day
+        pytest.param(date(2025, 3, 3), ["XSHG", "XHKG", "XTKS"], id="korean-holiday-loads-the-others"),
+        # Shanghai, Hong Kong and Seoul closed for the Lunar New Year; Tokyo trades
+        pytest.param(date(2025, 1, 29), ["XTKS"], id="lunar-new-year-loads-tokyo-alone"),
+    ],
+)
+def test_asia_holiday_in_some_markets_loads_the_others(defs, instance, day, traded):
+    at = datetime(day.year, day.month, day.day, 17, 30, tzinfo=HKT)
+    request = only_request(tick(defs, instance, "asia_close_schedule", at))
+    assert request.partition_key == day.isoformat()
+    assert calendars_of(request) == traded
 
 
 def test_asia_skips_when_no_exchange_traded(defs, instance):
