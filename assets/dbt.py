@@ -5,6 +5,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,13 @@ from pydantic import Field
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
-from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
 
 # The manifest's path does not depend on the target; the resource names the target per Settings.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=get_settings().dbt_target)
 
-_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "reports": "reports"}
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -113,6 +113,20 @@ def run_window(tags: Mapping[str, str]) -> dict[str, str | None]:
 class DbtBuildConfig(Config):
     # Rebuild the incremental models whole (`dbt build --full-refresh`), e.g. after a model's SQL changed.
     full_refresh: bool = False
+    report_as_of: str | None = Field(
+        default=None,
+        description="ISO date (YYYY-MM-DD) the headline report models are as of; default: the latest date in the marts.",
+    )
+
+    def report_env(self) -> dict[str, str | None]:
+        """The report date for dbt (macros/report_as_of.sql), checked here so a typo fails before dbt runs."""
+        value = (self.report_as_of or "").strip()
+        if value:
+            try:
+                value = date.fromisoformat(value).isoformat()
+            except ValueError as exc:
+                raise ValueError(f"report_as_of must be an ISO date (YYYY-MM-DD), got {self.report_as_of!r}") from exc
+        return {"CTR_REPORT_AS_OF": value or None}
 
 
 def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
@@ -139,7 +153,7 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
         published: PublishedWarehouse,
         config: DbtBuildConfig,
     ):
-        window = run_window(context.run.tags)
+        window = {**run_window(context.run.tags), **config.report_env()}
         context.log.info(
             "dbt build: full refresh" if config.full_refresh
             else f"dbt build: incremental models recompute from {window['CTR_WINDOW_MIN_DATE']}"
@@ -152,9 +166,9 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
             # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).
             yield from with_table_metadata(invocation, warehouse)
         # Reached only when dbt succeeded (a failed build raises above). A run of some marts alone, from
-        # the UI, leaves the published copy in step; in a full run the report or the publish step does it.
+        # the UI, leaves the published copy in step; in a full run the publish step does it.
         if context.selected_asset_keys:
-            publish_unless_a_later_step_does(context, warehouse, published, later=[REPORT_KEY, PUBLISHED_KEY])
+            publish_unless_a_later_step_does(context, warehouse, published, later=[PUBLISHED_KEY])
 
     return warehouse_dbt_models
 

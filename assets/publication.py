@@ -6,10 +6,10 @@ by default `warehouse/published/china_tech_rally.duckdb`), made by the Warehouse
 (orchestration/resources/warehouse.py: how the copy is replaced atomically).
 
 Every run that writes the marts leaves the copy in step, whatever it selected: the last step of the
-run that writes (the dbt models, the report, or the `published/warehouse` asset itself) publishes, and
+run that writes (the dbt models or the `published/warehouse` asset itself) publishes, and
 the earlier ones leave it to that step, so a full run copies the file once. This lives in the steps
 rather than in a hook or a sensor because a run launched from the UI with a partial selection (only
-the report, say) runs the implicit asset job, which carries no hooks, and nothing may need a daemon.
+some marts, say) runs the implicit asset job, which carries no hooks, and nothing may need a daemon.
 Kept apart from `assets/publish.py` so that the writing assets can use it without an import cycle.
 """
 

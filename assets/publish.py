@@ -10,7 +10,6 @@ from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     BackfillPolicy,
     Definitions,
     MaterializeResult,
@@ -20,7 +19,7 @@ from dagster import (
 
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, published_path_for
 from assets.raw import WAREHOUSE_POOL
-from assets.report import MARTS_READ, REPORT_KEY
+from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import Settings
 
@@ -31,7 +30,8 @@ __all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_definitions", "publis
 
 @asset(
     key=PUBLISHED_KEY,
-    deps=[REPORT_KEY, *(AssetKey(["marts", name]) for name in MARTS_READ)],
+    # Every mart is upstream of the rendered report, so after it this is last in the graph.
+    deps=[REPORT_KEY],
     group_name=PUBLISHED_GROUP,
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,

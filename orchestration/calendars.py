@@ -160,6 +160,12 @@ def session_on(calendar: str, day: date) -> Session | None:
     return get_calendar(calendar).session_on(day)
 
 
+def session_days(calendar: str, first: date, last: date) -> list[date]:
+    """The days in [first, last] on which `calendar` holds a session (weekday guesses included)."""
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [d for d in days if session_on(calendar, d) is not None]
+
+
 def first_session_on_or_after(calendar: str, day: date) -> SessionLookup:
     return get_calendar(calendar).first_on_or_after(day)
 

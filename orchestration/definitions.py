@@ -5,7 +5,7 @@
 | raw       | the five daily-partitioned raw assets                    | assets/raw.py                 |
 | dbt       | every dbt model, seed and test, and the dbt resource     | assets/dbt.py                 |
 | checks    | the Python asset checks and their clock                  | assets/checks/                |
-| report    | marts/rpt_headline and where its files go                | assets/report.py              |
+| report    | reports/headline (renders marts/rpt_headline) and where its files go | assets/report.py |
 | publish   | published/warehouse and where the copy goes              | assets/publish.py             |
 | schedules | the jobs and the two market-close schedules              | orchestration/schedules.py    |
 | resources | the provider and the warehouse, chosen by the settings   | orchestration/resources/      |

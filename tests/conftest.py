@@ -27,7 +27,7 @@ def dbt_manifest() -> Path:
     manifest = dbt_project.manifest_path
     sources = [
         p for p in dbt_project.project_dir.rglob("*")
-        if p.suffix in {".sql", ".yml", ".csv"} and dbt_project.target_path.name not in p.parts
+        if p.suffix in {".sql", ".yml", ".csv", ".py"} and dbt_project.target_path.name not in p.parts
     ]
     if not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
         prepare_manifest(Settings(), always=True)

@@ -45,10 +45,10 @@ def test_demo_shows_one_progress_line_per_step_as_it_completes(demo):
     out = demo.output
     progress = {}
     for line, arrived in zip(out.lines, out.arrived):
-        match = re.match(r"  (raw/\w+|dbt build|marts/rpt_headline|published/warehouse)\s+(.+?)\s+(\d+\.\d)s$", line)
+        match = re.match(r"  (raw/\w+|dbt build|reports/headline|published/warehouse)\s+(.+?)\s+(\d+\.\d)s$", line)
         if match:
             progress[match[1]] = (match[2], arrived)
-    assert set(progress) == {*(f"raw/{d}" for d in RAW_DATASETS), "dbt build", "marts/rpt_headline",
+    assert set(progress) == {*(f"raw/{d}" for d in RAW_DATASETS), "dbt build", "reports/headline",
                              "published/warehouse"}, out.text
     assert all(re.fullmatch(r"[\d,]+ rows", progress[f"raw/{d}"][0]) for d in RAW_DATASETS), out.text
     # The raw lines arrive while dbt is still building (it takes tens of seconds), not after the run.

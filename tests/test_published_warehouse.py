@@ -6,7 +6,7 @@ import sys
 
 import duckdb
 import pytest
-from dagster import AssetExecutionContext, DagsterInstance, asset, materialize
+from dagster import AssetExecutionContext, AssetKey, DagsterInstance, asset, materialize
 
 from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
 from assets.publish import published_path_for
@@ -124,21 +124,20 @@ def test_a_ui_run_of_only_the_report_leaves_the_published_copy_with_the_new_repo
 
     env = {**sample.env, "DUCKDB_DATABASE": database}
     as_of = "2026-01-02"
+    selection = [AssetKey(["marts", "rpt_headline"]), AssetKey(["marts", "rpt_index_rebased"]), REPORT_KEY]
     with env_set(env):
         job = build_definitions(Settings()).resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(
-            asset_selection=[REPORT_KEY],
-            run_config={"ops": {"marts__rpt_headline": {"config": {"as_of": as_of}}}},
+            asset_selection=selection,
+            run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": as_of}}}},
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
         )
     assert result.success
-    assert [m.asset_key for m in result.get_asset_materialization_events()] == [REPORT_KEY]
+    assert {m.asset_key for m in result.get_asset_materialization_events()} == set(selection)
     new_rows = report_rows(database)
     assert {r[0].isoformat() for r in new_rows} == {as_of}
     assert report_rows(target) == new_rows
-    metadata = result.asset_materializations_for_node("marts__rpt_headline")[0].metadata
-    assert metadata["publication"].value == f"published to {target}"
     assert list(target.parent.glob("*.tmp")) == []
 
 
@@ -146,13 +145,12 @@ def test_a_full_run_copies_the_warehouse_once_from_its_last_step(sample):
     with sample.instance() as instance:
         record = instance.get_latest_materialization_event(REPORT_KEY)
         messages = [e.user_message for e in instance.all_logs(record.run_id)]
-    assert record.asset_materialization.metadata["publication"].value.startswith("left to published/warehouse")
-    # The dbt step and the report each leave it to the next; only the publish asset copies.
-    assert sum(m.startswith("Publication left to") for m in messages) == 2
+    # The dbt step (the last to write the warehouse before it) leaves it to the publish asset, which copies.
+    assert sum(m.startswith("Publication left to published/warehouse") for m in messages) == 1
     assert sum(m.startswith("Published ") for m in messages) == 1
 
 
-# The decision alone, on a graph shaped like the project's: marts -> report -> publish.
+# The decision alone, on a graph shaped like the project's: marts -> report -> publish, each writing.
 MART, REPORT = "mart", "report"
 
 
@@ -162,9 +160,9 @@ def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, 
 
     @asset(key=MART)
     def mart(context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse):
-        publish_unless_a_later_step_does(context, warehouse, published, later=[REPORT_KEY, PUBLISHED_KEY])
+        publish_unless_a_later_step_does(context, warehouse, published, later=[AssetKey(REPORT), PUBLISHED_KEY])
 
-    @asset(key=REPORT_KEY, deps=[mart])
+    @asset(key=REPORT, deps=[mart])
     def report(context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse):
         publish_unless_a_later_step_does(context, warehouse, published, later=[PUBLISHED_KEY])
 
@@ -186,10 +184,10 @@ def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, 
         assert result.success
         assert len(copies) == 1, (selection, copies)
         steps = [e.step_key for e in result.all_events if e.is_step_success]
-        assert steps[-1] == {"mart": "mart", "report": "marts__rpt_headline", "publish": "published__warehouse"}[
+        assert steps[-1] == {"mart": "mart", "report": "report", "publish": "published__warehouse"}[
             publishing_step
         ], selection
-    # Only the report, as a job of that one asset (dagster.materialize([rpt_headline]) in a script).
+    # Only the report, as a job of that one asset (dagster.materialize([report]) in a script).
     copies.clear()
     assert materialize([report], resources=resources, instance=DagsterInstance.ephemeral()).success
     assert len(copies) == 1

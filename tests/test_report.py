@@ -1,4 +1,5 @@
-"""The headline report (table, Markdown, charts) and the marts' metadata, on a small sample warehouse."""
+"""The headline report (the dbt report models, their Markdown and charts) and the marts' metadata, on a
+small sample warehouse."""
 
 import base64
 import shutil
@@ -7,32 +8,29 @@ from datetime import date
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance
 
 from assets import report
-from assets.publication import PublishedWarehouse, published_path_for
 from assets.report import (
     CHART_FILES,
     REPORT_FILE,
     SYNTHETIC,
-    HeadlineConfig,
-    ReportOutput,
-    data_label,
     default_reports_dir,
-    one_year_back,
-    rebase,
+    load_headline,
     render_charts,
-    rpt_headline,
 )
+from orchestration.definitions import build_definitions
 from orchestration.resources.warehouse import DuckDBFileWarehouse
-from orchestration.settings import PROJECT_ROOT
-from tests.sample_slice import SLICE_END, sample_warehouse
+from orchestration.settings import PROJECT_ROOT, Settings
+from tests.sample_slice import SLICE_END, env_set, sample_warehouse
 
 pytestmark = pytest.mark.integration
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MARTS = ["dim_index", "dim_security", "fct_ai_basket_market_cap", "fct_ai_basket_members_daily",
          "fct_ai_market_cap_ratio", "fct_index_returns", "fct_relative_performance"]
+REPORT_MODELS = [AssetKey(["marts", "rpt_headline"]), AssetKey(["marts", "rpt_index_rebased"])]
+MAX_SESSIONS_APART = 3  # dbt_project.yml's var max_sessions_apart
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +43,29 @@ def sample(tmp_path_factory):
 @pytest.fixture
 def copy(sample, tmp_path):
     """A private copy of the sample warehouse, so a test's report never changes another's."""
-    database = tmp_path / "warehouse" / "copy.duckdb"
+    database = tmp_path / "warehouse" / sample.database.name  # dbt names the catalog after the file
     database.parent.mkdir()
     shutil.copy(sample.database, database)
     return database
 
 
-def run_report(database, reports, as_of=None, synthetic=False):
-    config = {"ops": {"marts__rpt_headline": {"config": HeadlineConfig(as_of=as_of).model_dump()}}}
-    result = materialize(
-        [rpt_headline],
-        resources={
-            "warehouse": DuckDBFileWarehouse(database=str(database)),
-            "report_output": ReportOutput(directory=str(reports), synthetic_sample=synthetic),
-            "published": PublishedWarehouse(path=str(published_path_for(database))),
-        },
-        run_config=config,
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-    return result
+def run_report(sample, database, reports, as_of=None):
+    """The report models rebuilt as of `as_of` in `database`, then rendered into `reports`: as a user
+    does from the UI (the two report models and reports/headline, `report_as_of` on the dbt step)."""
+    env = {**sample.env, "DUCKDB_DATABASE": str(database), "CTR_REPORTS_DIR": str(reports)}
+    with env_set(env):
+        job = build_definitions(Settings()).resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(
+            asset_selection=[*REPORT_MODELS, report.REPORT_KEY],
+            run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": as_of}}}},
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+
+
+def chart_data(database):
+    with DuckDBFileWarehouse(database=str(database)).session() as wh:
+        return load_headline(wh)
 
 
 def headline(database) -> pd.DataFrame:
@@ -138,9 +139,9 @@ def test_report_table_restates_the_marts_as_of_the_latest_date(sample, copy):
     assert hstech.currency == "HKD" and " in HKD " in hstech.headline and " in USD" in hstech.headline
 
 
-def test_as_of_is_configurable_and_means_the_latest_row_on_or_before_it(copy, tmp_path):
+def test_as_of_is_configurable_and_means_the_latest_row_on_or_before_it(sample, copy, tmp_path):
     # 2026-01-01 is a holiday everywhere: every value comes from 2025-12-31.
-    result = run_report(copy, tmp_path / "reports", as_of="2026-01-01")
+    result = run_report(sample, copy, tmp_path / "reports", as_of="2026-01-01")
     assert result.success
     table = headline(copy)
     assert set(table.as_of_date.dt.date) == {date(2026, 1, 1)}
@@ -167,13 +168,13 @@ def stop_series(database, index_id=None, index_after=None, basket_id=None, baske
                          [basket_id, basket_after])
 
 
-def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(copy, tmp_path):
+def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(sample, copy, tmp_path):
     # NDX stops six weeks before the others, CN_AI a week and a half: the default report is as of the
     # latest date in the warehouse, SLICE_END.
     ndx_end, cn_end = date(2025, 12, 5), date(2026, 1, 7)
     stop_series(copy, "NDX", ndx_end, "CN_AI", cn_end)
     reports = tmp_path / "reports"
-    result = run_report(copy, reports)
+    result = run_report(sample, copy, reports)
     assert result.success
     table = headline(copy)
     assert set(table.as_of_date.dt.date) == {SLICE_END}
@@ -188,7 +189,7 @@ def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(cop
         if row.line in affected:
             assert row.dates_mismatched, row.headline
             assert "[dates mismatched: " in row.headline, row.headline
-            assert row.sessions_behind > report.MAX_SESSIONS_APART
+            assert row.sessions_behind > MAX_SESSIONS_APART
         else:
             assert not row.dates_mismatched, row.headline
             assert "dates mismatched" not in row.headline
@@ -198,7 +199,7 @@ def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(cop
     # A comparison names both sides' dates and gives no verdict on them.
     for row in versus_ndx.itertuples():
         assert row.subject_as_of.date() == SLICE_END and row.compared_as_of.date() == ndx_end
-        assert row.sessions_apart > report.MAX_SESSIONS_APART
+        assert row.sessions_apart > MAX_SESSIONS_APART
         assert f"to {SLICE_END}" in row.headline and "vs NDX" in row.headline
         assert f"to {ndx_end}" in row.headline and ": not comparable" in row.headline
         assert "ahead by" not in row.headline and "behind by" not in row.headline
@@ -213,14 +214,14 @@ def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(cop
     assert f"NDX data ends {ndx_end}" in text and f"CN_AI data ends {cn_end}" in text
     assert text.count("not comparable (dates mismatched)") == len(versus_ndx)
     assert "the ranking mixes dates" in text
-    metadata = result.asset_materializations_for_node("marts__rpt_headline")[0].metadata
+    metadata = result.asset_materializations_for_node("reports__headline")[0].metadata
     assert metadata["dates_mismatched"].value == len(affected)
 
 
-def test_a_side_closed_for_its_own_holiday_is_in_step(copy, tmp_path):
+def test_a_side_closed_for_its_own_holiday_is_in_step(sample, copy, tmp_path):
     # Christmas: Shanghai trades, the Nasdaq and Hong Kong do not. NDX's and HSTECH's closes are a day
     # older than STAR 50's but they missed no session, so the comparison stands, with both dates shown.
-    assert run_report(copy, tmp_path / "reports", as_of="2025-12-25").success
+    assert run_report(sample, copy, tmp_path / "reports", as_of="2025-12-25").success
     table = headline(copy)
     star = value(table, "index_return", "STAR50", "return", "MTD")
     assert star.subject_as_of.date() == date(2025, 12, 25) and star.compared_as_of.date() == date(2025, 12, 24)
@@ -230,8 +231,8 @@ def test_a_side_closed_for_its_own_holiday_is_in_step(copy, tmp_path):
     assert not table.dates_mismatched.any()
 
 
-def test_an_as_of_before_any_data_gives_an_empty_report_not_a_failure(copy, tmp_path):
-    result = run_report(copy, tmp_path / "reports", as_of="2000-01-03")
+def test_an_as_of_before_any_data_gives_an_empty_report_not_a_failure(sample, copy, tmp_path):
+    result = run_report(sample, copy, tmp_path / "reports", as_of="2000-01-03")
     assert result.success
     assert headline(copy).empty
     text = (tmp_path / "reports" / REPORT_FILE).read_text()
@@ -240,23 +241,23 @@ def test_an_as_of_before_any_data_gives_an_empty_report_not_a_failure(copy, tmp_
         assert (tmp_path / "reports" / name).read_bytes().startswith(PNG_MAGIC)
 
 
-def test_a_malformed_as_of_fails_with_a_clear_message(copy, tmp_path):
-    result = run_report(copy, tmp_path / "reports", as_of="16/01/2026")
+def test_a_malformed_as_of_fails_with_a_clear_message(sample, copy, tmp_path):
+    result = run_report(sample, copy, tmp_path / "reports", as_of="16/01/2026")
     assert not result.success
     failure = result.get_step_failure_events()[0].event_specific_data.error
-    assert "as_of must be an ISO date" in str(failure.message) + str(failure.cause)
+    assert "report_as_of must be an ISO date" in str(failure.message) + str(failure.cause)
 
 
-def test_files_and_metadata_show_the_charts(copy, tmp_path):
+def test_files_and_metadata_show_the_charts(sample, copy, tmp_path):
     reports = tmp_path / "reports"
-    result = run_report(copy, reports)
+    result = run_report(sample, copy, reports)
     assert result.success
     text = (reports / REPORT_FILE).read_text()
     for name in CHART_FILES.values():
         data = (reports / name).read_bytes()
         assert data.startswith(PNG_MAGIC)
         assert f"]({name})" in text
-    metadata = result.asset_materializations_for_node("marts__rpt_headline")[0].metadata
+    metadata = result.asset_materializations_for_node("reports__headline")[0].metadata
     markdown = metadata["report"].value
     images = [part.split(")")[0] for part in markdown.split("(data:image/png;base64,")[1:]]
     assert len(images) == len(CHART_FILES)
@@ -266,66 +267,64 @@ def test_files_and_metadata_show_the_charts(copy, tmp_path):
     assert sum(len(i) for i in images) < 200_000
 
 
-def test_synthetic_sample_says_so_in_every_title(copy, tmp_path):
+def test_synthetic_sample_says_so_in_every_title(sample, copy, tmp_path):
     reports = tmp_path / "reports"
-    assert run_report(copy, reports, synthetic=True).success
+    with duckdb.connect(str(copy)) as conn:  # as the bundled sample's rows are stamped
+        conn.execute("update raw.index_prices set source = 'sample:sample_data'")
+    assert run_report(sample, copy, reports).success
     text = (reports / REPORT_FILE).read_text()
     assert text.splitlines()[0].endswith(f"({SYNTHETIC})")
     assert all(f"({SYNTHETIC})]" in line for line in text.splitlines() if line.startswith("!["))
     assert set(headline(copy).data_label) == {SYNTHETIC}
 
-    with duckdb.connect(str(copy), read_only=True) as conn:
-        figures = render_charts(report.load_chart_data(conn, SLICE_END), SLICE_END, SYNTHETIC)
+    figures = render_charts(chart_data(copy))
     assert len(figures) == len(CHART_FILES)
     for fig in figures.values():
         assert all(SYNTHETIC in ax.get_title(loc="left") for ax in fig.axes)
 
 
-def test_report_and_charts_say_index_returns_are_in_local_currency(copy, tmp_path):
+def test_report_and_charts_say_index_returns_are_in_local_currency(sample, copy, tmp_path):
     reports = tmp_path / "reports"
-    assert run_report(copy, reports).success
+    assert run_report(sample, copy, reports).success
     text = (reports / REPORT_FILE).read_text()
     assert "in each index's own (local) currency" in text
     assert "| SSE STAR 50 | CNY |" in text
-    with duckdb.connect(str(copy), read_only=True) as conn:
-        figures = render_charts(report.load_chart_data(conn, SLICE_END), SLICE_END, "mine")
+    figures = render_charts(chart_data(copy))
     for chart in ("indices_ytd", "indices_1y"):
         ax = figures[chart].axes[0]
         assert "in local currency" in ax.get_title(loc="left")
         assert "local currency" in ax.get_ylabel()
 
 
-def test_sample_provenance_in_raw_marks_the_data_synthetic(tmp_path):
-    warehouse = DuckDBFileWarehouse(database=str(tmp_path / "w.duckdb"))
-    warehouse.ensure_raw_tables()
-    with warehouse.connect() as conn:
-        assert data_label(conn, synthetic_sample=False) == "no data"
-        conn.execute("insert into raw.index_prices (index_id, trade_date, close, source, loaded_at)"
-                     " values ('NDX', '2024-01-02', 1, 'snapshot:mine', now())")
-        assert data_label(conn, synthetic_sample=False) == "snapshot:mine"
-        assert data_label(conn, synthetic_sample=True) == SYNTHETIC
-        conn.execute("insert into raw.index_prices (index_id, trade_date, close, source, loaded_at)"
-                     " values ('NDX', '2024-01-03', 1, 'sample:sample_data', now())")
-        assert data_label(conn, synthetic_sample=False) == SYNTHETIC
+def test_sample_provenance_in_raw_marks_the_data_synthetic(sample, copy, tmp_path):
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("update raw.index_prices set source = 'snapshot:mine'")
+        conn.execute("update raw.stock_prices set source = 'akshare:eastmoney'")
+    assert run_report(sample, copy, tmp_path / "reports").success
+    assert set(headline(copy).data_label) == {"akshare:eastmoney, snapshot:mine"}
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("update raw.index_prices set source = 'sample:sample_data' where index_id = 'NDX'")
+    assert run_report(sample, copy, tmp_path / "reports").success
+    assert set(headline(copy).data_label) == {SYNTHETIC}
 
 
 def test_rebased_lines_end_where_the_marts_returns_put_them(copy):
+    data = chart_data(copy)
     with duckdb.connect(str(copy), read_only=True) as conn:
-        data = report.load_chart_data(conn, SLICE_END)
         ytd = dict(conn.execute(
             "select index_id, ytd_return from marts.fct_index_returns where trade_date <= ?"
             " qualify trade_date = max(trade_date) over (partition by index_id)", [SLICE_END]
         ).fetchall())
-    last = data.indices_ytd.groupby("index_id").rebased.last()
+    last = data.indices("YTD").groupby("index_id").rebased.last()
     assert set(last.index) == {"STAR50", "HSTECH", "NDX"}
     for index_id, rebased in last.items():
         assert rebased == pytest.approx(100 * (1 + ytd[index_id]))
     # Each line starts at 100 on the last close of the previous year.
-    first = data.indices_ytd.groupby("index_id").first()
+    first = data.indices("YTD").groupby("index_id").first()
     assert (first.rebased == 100).all()
     assert (first.trade_date < date(2026, 1, 1)).all()
     # No close a year back in the slice: each 1Y line starts at its first close and says so.
-    assert data.indices_1y.label.str.contains(r"\(from 2025-11-0\d\)").all()
+    assert data.indices("1Y").label.str.contains(r"\(from 2025-11-0\d\)").all()
     stacked = data.cap_by_subsector.sum(axis=1)
     with duckdb.connect(str(copy), read_only=True) as conn:
         totals = conn.execute(
@@ -333,24 +332,6 @@ def test_rebased_lines_end_where_the_marts_returns_put_them(copy):
             " and market_cap_usd is not null order by 1"
         ).df()
     assert stacked.to_numpy() == pytest.approx(totals.market_cap_usd.to_numpy(), rel=1e-9)
-
-
-def test_rebase_without_a_base_close_starts_at_the_first_close():
-    closes = pd.DataFrame({
-        "index_id": ["A"] * 3, "name": ["Index A"] * 3,
-        "trade_date": [date(2024, 3, 1), date(2024, 3, 4), date(2024, 3, 5)], "close": [50.0, 55.0, 60.0],
-    })
-    rebased = rebase(closes, base_before=date(2024, 1, 1), base_on_or_before=None)
-    assert rebased.rebased.tolist() == pytest.approx([100.0, 110.0, 120.0])
-    assert rebased.label.iloc[0] == "Index A (from 2024-03-01)"
-    with_base = rebase(closes, base_before=date(2024, 3, 4), base_on_or_before=None)
-    assert with_base.rebased.tolist() == pytest.approx([100.0, 110.0, 120.0])
-    assert with_base.label.iloc[0] == "Index A"
-
-
-def test_one_year_back_maps_feb_29_to_feb_28():
-    assert one_year_back(date(2024, 2, 29)) == date(2023, 2, 28)
-    assert one_year_back(date(2026, 1, 16)) == date(2025, 1, 16)
 
 
 def test_reports_go_to_the_project_for_its_warehouse_and_beside_any_other():

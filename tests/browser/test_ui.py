@@ -195,7 +195,7 @@ def test_the_checks_page_shows_the_asset_checks_passing(ui_url, page, screenshot
 
 
 def test_the_report_asset_shows_its_chart(ui_url, page, screenshots):
-    page.goto(f"{ui_url}/assets/marts/rpt_headline")
+    page.goto(f"{ui_url}/assets/reports/headline")
     page.get_by_text("[Show Markdown]").first.click()
     charts = page.locator('[role="dialog"] img[src^="data:image/png;base64,"]')
     charts.first.wait_for()
