@@ -30,10 +30,10 @@ def test_every_mart_has_an_enforced_contract_with_typed_columns(manifest):
 
 def test_each_model_has_its_own_yaml_beside_its_sql(manifest):
     for node in models(manifest):
-        sql = node["original_file_path"]
-        assert node["patch_path"], f"{sql} has no YAML"
+        code = node["original_file_path"]  # .sql, or .py for a Python model
+        assert node["patch_path"], f"{code} has no YAML"
         yaml = node["patch_path"].split("://", 1)[1]
-        assert yaml == sql.removesuffix(".sql") + ".yml", (sql, yaml)
+        assert yaml == code.rsplit(".", 1)[0] + ".yml", (code, yaml)
     for unit_test in manifest["unit_tests"].values():
         model = manifest["nodes"][unit_test["depends_on"]["nodes"][0]]
         assert unit_test["original_file_path"] == model["patch_path"].split("://", 1)[1], unit_test["name"]
