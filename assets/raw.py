@@ -45,7 +45,7 @@ REQUESTED_IDS: dict[str, Callable[[], list[str]]] = {
     STOCK_PRICES.name: reference.stock_symbols,
     FX_RATES.name: reference.fx_currencies,
     SHARES_OUTSTANDING.name: reference.stock_symbols,
-    INDEX_CONSTITUENTS.name: lambda: list(reference.CHINA_TECH_CONSTITUENT_INDICES),
+    INDEX_CONSTITUENTS.name: lambda: list(reference.constituent_counts()),
 }
 
 

@@ -114,6 +114,9 @@ def seed_problems(seeds_dir: Path = SEEDS_DIR) -> list[str]:
             problems.append(f"{at}: {index_id} currency {row.get('currency', '')!r} is not an ISO 4217 code")
         if row.get("calendar", "") not in calendars:
             problems.append(f"{at}: {index_id} calendar {row.get('calendar', '')!r} is not in exchanges.csv")
+        count = row.get("constituent_count", "").strip()
+        if count and not (count.isdigit() and int(count) > 0):
+            problems.append(f"{at}: {index_id} constituent_count {count!r} is not a positive whole number")
 
     path, members = _rows(seeds_dir, "ai_basket_members", problems)
     member_lines: dict[str, tuple[int, str]] = {}

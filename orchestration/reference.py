@@ -11,8 +11,6 @@ import pandas as pd
 
 from orchestration.settings import SEEDS_DIR
 
-CHINA_TECH_CONSTITUENT_INDICES = ("STAR50", "HSTECH")
-
 
 @dataclass(frozen=True)
 class IndexInfo:
@@ -25,6 +23,8 @@ class IndexInfo:
     akshare_symbol: str | None
     akshare_em_symbol: str | None
     yahoo_symbol: str | None
+    # Names per constituent snapshot; set for the indices whose constituent lists are loaded.
+    constituent_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,18 @@ def _read_seed(name: str, seeds_dir: Path) -> pd.DataFrame:
 @lru_cache
 def index_catalog(seeds_dir: Path = SEEDS_DIR) -> tuple[IndexInfo, ...]:
     rows = _read_seed("index_catalog", seeds_dir).to_dict("records")
-    return tuple(IndexInfo(**{k: (v or None) if k.endswith("symbol") else v for k, v in r.items()}) for r in rows)
+    return tuple(
+        IndexInfo(**{
+            **{k: (v or None) if k.endswith("symbol") else v for k, v in r.items()},
+            "constituent_count": int(r["constituent_count"]) if r.get("constituent_count") else None,
+        })
+        for r in rows
+    )
+
+
+def constituent_counts(seeds_dir: Path = SEEDS_DIR) -> dict[str, int]:
+    """index_id -> names per snapshot, for the indices whose constituent lists are loaded."""
+    return {i.index_id: i.constituent_count for i in index_catalog(seeds_dir) if i.constituent_count}
 
 
 @lru_cache

@@ -207,6 +207,15 @@ def test_a_malformed_seed_is_named_by_file_and_line(seeds, edit, expected):
     assert expected in message
 
 
+def test_a_constituent_count_that_is_no_whole_number_is_named(seeds):
+    catalog = seeds / "index_catalog.csv"
+    frame = pd.read_csv(catalog, dtype=str, keep_default_na=False)
+    frame.loc[frame["index_id"] == "HSTECH", "constituent_count"] = "thirty"
+    frame.to_csv(catalog, index=False)
+    with pytest.raises(preflight.ConfigurationError, match="index_catalog.csv, line 3: HSTECH constituent_count 'thirty'"):
+        preflight.check(Settings(), seeds)
+
+
 @pytest.mark.parametrize("kind", ["missing", "a-file", "empty"])
 def test_a_bad_snapshot_path_is_an_error_before_the_definitions_load(tmp_path, monkeypatch, kind):
     path = tmp_path / "snapshot"

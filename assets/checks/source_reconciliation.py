@@ -19,7 +19,7 @@ from dagster import (
     asset_check,
 )
 
-from orchestration.reference import CHINA_TECH_CONSTITUENT_INDICES
+from orchestration.reference import constituent_counts
 
 RAW_INDEX_PRICES = AssetKey(["raw", "index_prices"])
 DEFAULT_TOLERANCE = 0.005
@@ -105,7 +105,7 @@ def reconcile_closes(
 def build_source_reconciliation_check(
     *,
     provider_key: str = "provider",
-    index_ids: Sequence[str] = CHINA_TECH_CONSTITUENT_INDICES,
+    index_ids: Sequence[str] | None = None,
     lookback_days: int = 30,
     tolerance: float = DEFAULT_TOLERANCE,
     partitions_def: PartitionsDefinition | None = None,
@@ -116,7 +116,9 @@ def build_source_reconciliation_check(
 
     The resource under `provider_key` must offer index_prices_by_source() (the LiveProvider); with any
     other provider (snapshot mode) there is a single source, and the check passes, saying it was skipped.
+    Default `index_ids`: the indices whose constituents are loaded (the China tech indices).
     """
+    index_ids = list(index_ids or constituent_counts())
 
     @asset_check(
         asset=RAW_INDEX_PRICES,

@@ -36,7 +36,6 @@ from orchestration.resources.warehouse import Warehouse
 
 BASKET = f"{MARTS_SCHEMA}.fct_ai_basket_market_cap"
 MEMBERS_DAILY = f"{MARTS_SCHEMA}.fct_ai_basket_members_daily"
-CONSTITUENT_COUNTS = {"STAR50": 50, "HSTECH": 30}
 WEIGHT_TOLERANCE = 0.5
 
 
@@ -157,9 +156,10 @@ def check_members_priced(wh, provider=None, instance=None) -> AssetCheckResult:
 # --- index constituent snapshots -----------------------------------------------------------------
 
 
-def constituents_sql() -> str:
-    expected = " ".join(f"when '{i}' then {n}" for i, n in CONSTITUENT_COUNTS.items())
-    ids = ", ".join(f"'{i}'" for i in CONSTITUENT_COUNTS)
+def constituents_sql(counts: dict[str, int]) -> str:
+    # The ids and counts come from the index catalog seed (validated by preflight), not from users' input.
+    expected = " ".join(f"when '{i}' then {int(n)}" for i, n in counts.items())
+    ids = ", ".join(f"'{i}'" for i in counts)
     return f"""
 with snapshots as (
     select index_id, as_of_date, count(*) as constituents,
@@ -181,15 +181,16 @@ def check_constituents(wh, provider=None, instance=None) -> AssetCheckResult:
     guard = raw_guard(wh, INDEX_CONSTITUENTS, provider, instance)
     if guard:
         return guard
-    columns, rows = wh.query(constituents_sql())
+    counts = reference.constituent_counts()
+    columns, rows = wh.query(constituents_sql(counts))
     covered = dict(wh.execute(
         f"select index_id, count(distinct as_of_date) from {INDEX_CONSTITUENTS.table} group by 1").fetchall())
     return AssetCheckResult(
         passed=not rows,
         severity=AssetCheckSeverity.WARN,
         description=(
-            f"Every {'/'.join(CONSTITUENT_COUNTS)} snapshot has "
-            f"{' / '.join(map(str, CONSTITUENT_COUNTS.values()))} constituents with weights summing to "
+            f"Every {'/'.join(counts)} snapshot has "
+            f"{' / '.join(map(str, counts.values()))} constituents with weights summing to "
             f"100 +/- {WEIGHT_TOLERANCE}."
             if not rows
             else f"{len(rows)} constituent snapshot(s) are incomplete: "
@@ -198,7 +199,7 @@ def check_constituents(wh, provider=None, instance=None) -> AssetCheckResult:
         ),
         metadata={
             "failing_snapshots": len(rows),
-            "snapshots_per_index": MetadataValue.json({i: covered.get(i, 0) for i in CONSTITUENT_COUNTS}),
+            "snapshots_per_index": MetadataValue.json({i: covered.get(i, 0) for i in counts}),
             "rows": rows_table(columns, rows),
         },
     )
@@ -212,8 +213,8 @@ _CHECKS = (
      ("members_priced equals the members listed by that date (from their first session on their own "
       "calendar); WARN naming the missing symbols and why.")),
     (raw_key(INDEX_CONSTITUENTS), "snapshot_counts_and_weights", check_constituents, [],
-     (f"Each STAR50 / HSTECH snapshot has {CONSTITUENT_COUNTS['STAR50']} / {CONSTITUENT_COUNTS['HSTECH']} "
-      f"constituents whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN).")),
+     ("Each constituent snapshot of an index has the index catalog seed's `constituent_count` names"
+      f" (STAR50 50, HSTECH 30) whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN).")),
 )
 
 

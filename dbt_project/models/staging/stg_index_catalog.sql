@@ -17,7 +17,8 @@ renamed as (
         lower(trim(role)) as role,
         nullif(trim(akshare_symbol), '') as akshare_symbol,
         nullif(trim(akshare_em_symbol), '') as akshare_em_symbol,
-        nullif(trim(yahoo_symbol), '') as yahoo_symbol
+        nullif(trim(yahoo_symbol), '') as yahoo_symbol,
+        cast(constituent_count as integer) as constituent_count
 
     from source
 
