@@ -26,7 +26,7 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from pydantic import Field
 
 from assets.metadata import with_table_metadata
-from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
+from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
 from assets.raw import WAREHOUSE_POOL
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
@@ -150,7 +150,6 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
         context: AssetExecutionContext,
         dbt: DbtCliResource,
         warehouse: Warehouse,
-        published: PublishedWarehouse,
         config: DbtBuildConfig,
     ):
         window = {**run_window(context.run.tags), **config.report_env()}
@@ -168,7 +167,7 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
         # Reached only when dbt succeeded (a failed build raises above). A run of some marts alone, from
         # the UI, leaves the published copy in step; in a full run the publish step does it.
         if context.selected_asset_keys:
-            publish_unless_a_later_step_does(context, warehouse, published, later=[PUBLISHED_KEY])
+            publish_unless_a_later_step_does(context, warehouse, later=[PUBLISHED_KEY])
 
     return warehouse_dbt_models
 

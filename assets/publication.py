@@ -16,18 +16,12 @@ Kept apart from `assets/publish.py` so that the writing assets can use it withou
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, ConfigurableResource
-from pydantic import Field
+from dagster import AssetExecutionContext, AssetKey
 
 from orchestration.resources.warehouse import Warehouse, published_path_for
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
-
-
-class PublishedWarehouse(ConfigurableResource):
-    path: str = Field(description="The read-only copy readers open; the warehouse file name in a `published/` folder.")
 
 
 def runs_later(context: AssetExecutionContext, key: AssetKey) -> bool:
@@ -41,7 +35,7 @@ def runs_later(context: AssetExecutionContext, key: AssetKey) -> bool:
 
 
 def publish_unless_a_later_step_does(
-    context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse, later: Iterable[AssetKey]
+    context: AssetExecutionContext, warehouse: Warehouse, later: Iterable[AssetKey]
 ) -> str:
     """At the end of a step that wrote the warehouse: publish, unless one of the `later` assets (those
     downstream of this step that also publish) runs later in this run. Returns what happened, for the
@@ -52,10 +46,10 @@ def publish_unless_a_later_step_does(
             message = f"left to {key.to_user_string()}, later in this run"
             context.log.info(f"Publication {message}")
             return message
-    target = Path(published.path)
-    counts = warehouse.publish(target)
+    counts = warehouse.publish()
+    target = warehouse.published_path or warehouse.location
     context.log.info(f"Published {target} ({len(counts)} marts)")
     return f"published to {target}"
 
 
-__all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_unless_a_later_step_does", "published_path_for", "runs_later"]
+__all__ = ["PUBLISHED_KEY", "publish_unless_a_later_step_does", "published_path_for", "runs_later"]

@@ -6,7 +6,6 @@ before this one publish when a run does not select it (a UI run of only the repo
 # No `from __future__ import annotations`: Dagster inspects the context annotation at decoration time.
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
@@ -17,7 +16,7 @@ from dagster import (
     asset,
 )
 
-from assets.publication import PUBLISHED_KEY, PublishedWarehouse, published_path_for
+from assets.publication import PUBLISHED_KEY, published_path_for
 from assets.raw import WAREHOUSE_POOL
 from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
@@ -25,7 +24,7 @@ from orchestration.settings import Settings
 
 PUBLISHED_GROUP = "published"
 
-__all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_definitions", "publish_warehouse", "published_path_for"]
+__all__ = ["PUBLISHED_KEY", "publish_definitions", "publish_warehouse", "published_path_for"]
 
 
 @asset(
@@ -45,13 +44,11 @@ __all__ = ["PUBLISHED_KEY", "PublishedWarehouse", "publish_definitions", "publis
         " (some marts or the report alone, from the UI) publishes from its last step that wrote the warehouse."
     ),
 )
-def publish_warehouse(
-    context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse
-) -> MaterializeResult:
-    target = Path(published.path)
-    counts = warehouse.publish(target)
+def publish_warehouse(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    counts = warehouse.publish()
     published_at = MetadataValue.text(datetime.now(UTC).isoformat(timespec="seconds"))
-    if not target.exists():
+    target = warehouse.published_path
+    if target is None:
         # A lake is read in place, at its latest snapshot: publishing copies nothing (docs/scale-out.md).
         context.log.info(f"Published {warehouse.location} ({len(counts)} marts)")
         return MaterializeResult(
@@ -77,5 +74,5 @@ def publish_warehouse(
 
 
 def publish_definitions(settings: Settings) -> Definitions:
-    published = PublishedWarehouse(path=str(published_path_for(settings.duckdb_database)))
-    return Definitions(assets=[publish_warehouse], resources={"published": published})
+    # Where the copy goes is the warehouse's business (Warehouse.published_path): no resource of its own.
+    return Definitions(assets=[publish_warehouse])

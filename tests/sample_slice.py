@@ -136,7 +136,7 @@ def _build(root: Path) -> SampleWarehouse:
     warehouse = SampleWarehouse(root=root, env=env, dagster_home=home)
     empty = DuckDBFileWarehouse(database=env["DUCKDB_DATABASE"])
     empty.ensure_raw_tables()
-    empty.publish(warehouse.published)
+    empty.publish()
     with hammering(warehouse.published, root / "reader") as report:
         warehouse.first_run = warehouse.materialise()
     warehouse.reader_report = report()

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from dagster import AssetExecutionContext, AssetKey, DagsterInstance, asset, materialize
 
-from assets.publication import PUBLISHED_KEY, PublishedWarehouse, publish_unless_a_later_step_does
+from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
 from assets.publish import published_path_for
 from assets.report import REPORT_KEY
 from orchestration.definitions import build_definitions
@@ -73,7 +73,7 @@ def test_the_published_path_keeps_the_warehouse_file_name():
 
 def test_a_reader_holding_the_copy_open_read_write_does_not_block_publishing(warehouse, tmp_path):
     target = published_path_for(warehouse.database)
-    warehouse.publish(target)
+    warehouse.publish()
     # An analyst who forgot -readonly: an exclusive lock on the published file.
     hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('open', flush=True); sys.stdin.read()"
     holder = subprocess.Popen(
@@ -84,7 +84,7 @@ def test_a_reader_holding_the_copy_open_read_write_does_not_block_publishing(war
         assert holder.stdout.readline().strip() == "open"
         with warehouse.connect() as conn:
             conn.execute("create or replace table marts.published_marker as select 42 as answer")
-        warehouse.publish(target)
+        warehouse.publish()
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
@@ -94,7 +94,7 @@ def test_a_reader_holding_the_copy_open_read_write_does_not_block_publishing(war
 
 def test_a_broken_copy_is_never_published(warehouse, monkeypatch):
     target = published_path_for(warehouse.database)
-    counts = warehouse.publish(target)
+    counts = warehouse.publish()
     assert counts["fct_index_returns"] > 0
     before = target.read_bytes()
 
@@ -104,7 +104,7 @@ def test_a_broken_copy_is_never_published(warehouse, monkeypatch):
     # The check that the new file opens and reads fails: the old copy must stay.
     monkeypatch.setattr(warehouse_module.WarehouseSession, "table_rows", unreadable_copy)
     with pytest.raises(duckdb.Error):
-        warehouse.publish(target)
+        warehouse.publish()
     assert target.read_bytes() == before
     assert list(target.parent.glob("*.tmp")) == []
 
@@ -119,7 +119,7 @@ def test_a_ui_run_of_only_the_report_leaves_the_published_copy_with_the_new_repo
     # implicit asset job with that selection; no publish asset, no sensor, no daemon.
     database = warehouse.database
     target = published_path_for(database)
-    warehouse.publish(target)
+    warehouse.publish()
     assert {r[0] for r in report_rows(target)} == {SLICE_END}
 
     env = {**sample.env, "DUCKDB_DATABASE": database}
@@ -156,23 +156,22 @@ MART, REPORT = "mart", "report"
 
 def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, monkeypatch):
     copies = []
-    monkeypatch.setattr(DuckDBFileWarehouse, "publish", lambda self, target: copies.append(target) or {})
+    monkeypatch.setattr(DuckDBFileWarehouse, "publish", lambda self: copies.append(self.published_path) or {})
 
     @asset(key=MART)
-    def mart(context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse):
-        publish_unless_a_later_step_does(context, warehouse, published, later=[AssetKey(REPORT), PUBLISHED_KEY])
+    def mart(context: AssetExecutionContext, warehouse: Warehouse):
+        publish_unless_a_later_step_does(context, warehouse, later=[AssetKey(REPORT), PUBLISHED_KEY])
 
     @asset(key=REPORT, deps=[mart])
-    def report(context: AssetExecutionContext, warehouse: Warehouse, published: PublishedWarehouse):
-        publish_unless_a_later_step_does(context, warehouse, published, later=[PUBLISHED_KEY])
+    def report(context: AssetExecutionContext, warehouse: Warehouse):
+        publish_unless_a_later_step_does(context, warehouse, later=[PUBLISHED_KEY])
 
     @asset(key=PUBLISHED_KEY, deps=[report])
-    def publish_asset(warehouse: Warehouse, published: PublishedWarehouse):
-        warehouse.publish(published.path)
+    def publish_asset(warehouse: Warehouse):
+        warehouse.publish()
 
     resources = {
         "warehouse": DuckDBFileWarehouse(database=str(tmp_path / "w.duckdb")),
-        "published": PublishedWarehouse(path=str(tmp_path / "published" / "w.duckdb")),
     }
     every = [mart, report, publish_asset]
     for selection, publishing_step in [

@@ -156,10 +156,10 @@ class DuckLakeWarehouse(Warehouse):
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def publish(self, target: Path) -> dict[str, int]:
+    def publish(self) -> dict[str, int]:
         """Readers read the lake itself, at its latest snapshot, so nothing is copied: this records which
         snapshot the run finished on (a row of `published.publications`, itself a snapshot with the
-        commit message `publish`) and returns each mart's row count at that snapshot. `target` is unused."""
+        commit message `publish`) and returns each mart's row count at that snapshot."""
         with self.connect() as conn:
             conn.execute("begin transaction")
             try:

@@ -160,9 +160,15 @@ class Warehouse(ConfigurableResource, ABC):
         """A new connection to the warehouse, which the caller closes."""
 
     @abstractmethod
-    def publish(self, target: Path) -> dict[str, int]:
+    def publish(self) -> dict[str, int]:
         """Make the committed state visible to readers who never wait for a writer; returns each mart's
         row count as readers will see it."""
+
+    @property
+    def published_path(self) -> Path | None:
+        """The file readers open, when publishing writes one (a DuckDB file's copy); None when readers
+        read the warehouse itself (a lake)."""
+        return None
 
     @property
     def reader_location(self) -> str:
@@ -295,13 +301,18 @@ class DuckDBFileWarehouse(Warehouse):
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    def publish(self, target: Path) -> dict[str, int]:
-        """Write the stable interface (PUBLISHED_SCHEMAS) into a new file beside `target`, check it opens,
-        and rename it over the old one. A reader that has the old file open keeps reading it (a rename
+    @property
+    def published_path(self) -> Path:
+        return published_path_for(self.database)
+
+    def publish(self) -> dict[str, int]:
+        """Write the stable interface (PUBLISHED_SCHEMAS) into a new file beside the published copy
+        (`published_path`), check it opens, and rename it over the old one. A reader that has the old file open keeps reading it (a rename
         does not touch open files); the next connection sees the new one.
 
         Only the marts and the seeds are copied, not the whole file: with years of raw prices the
         warehouse is gigabytes, and copying it after every daily run would cost more than the run."""
+        target = self.published_path
         target.parent.mkdir(parents=True, exist_ok=True)
         # Left behind only by a publisher that died mid-copy; never opened by readers (other name).
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
@@ -335,8 +346,7 @@ class DuckDBFileWarehouse(Warehouse):
 
     @property
     def reader_location(self) -> str:
-        published = published_path_for(self.database)
-        return str(published if published.exists() else self.database)
+        return str(self.published_path if self.published_path.exists() else self.database)
 
     @contextmanager
     def reader_session(self) -> Iterator[WarehouseSession]:
