@@ -69,8 +69,9 @@ chromium:
 		echo "note: $(CHROMIUM) is missing; as root: apt-get install chromium (the browser test skips without it)"; \
 	fi
 
+# dg (dagster-dg-cli) reads [tool.dg] in pyproject.toml: the same code location as `make ui`.
 validate: setup
-	$(VENV)/bin/dagster definitions validate -m orchestration.definitions
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg check defs
 
 # The CLI execs `dagster dev` from DAGSTER_HOME with SIGINT/SIGTERM restored: Ctrl-C and a SIGTERM to
 # make (which make passes on) stop the UI and its processes, even when make was started in the background.

@@ -1,13 +1,15 @@
 """The shape of the code location: one lineage graph, raw -> staging -> intermediate -> marts."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey
 
 from orchestration.definitions import build_definitions
-from orchestration.settings import Settings
+from orchestration.settings import PROJECT_ROOT, Settings
 
 SPECS_SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.txt"
 
@@ -55,3 +57,14 @@ def test_dbt_tests_and_python_checks_are_asset_checks(asset_graph):
         by_asset.setdefault(check.asset_key.to_user_string(), set()).add(check.name)
     assert any(name.startswith("unique_combination") for name in by_asset["marts/fct_index_returns"])
     assert "calendar_freshness" in by_asset["raw/index_prices"]
+
+
+def test_dg_check_defs_loads_the_code_location():
+    # The create-dagster tooling ([tool.dg] in pyproject.toml) sees the same definitions as `make ui`.
+    venv = Path(sys.executable).parent.parent
+    result = subprocess.run(
+        [str(venv / "bin" / "dg"), "check", "defs"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+        env={**os.environ, "VIRTUAL_ENV": str(venv)}, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
