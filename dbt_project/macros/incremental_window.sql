@@ -15,9 +15,15 @@
     env var is read only at execution time (`execute`), so the parse never sees it. -#}
 
 {% macro window_start_value() -%}
-    {%- set value = var('min_date', none) -%}
+    {{ return(date_setting('min_date', 'CTR_WINDOW_MIN_DATE')) }}
+{%- endmacro %}
+
+{#- A date setting: the dbt var, else (at execution only, so the parse never sees it) the env var the
+    Dagster asset sets; a Python date, or none when neither is set. -#}
+{% macro date_setting(var_name, env_name) -%}
+    {%- set value = var(var_name, none) -%}
     {%- if not value and execute -%}
-        {%- set value = env_var('CTR_WINDOW_MIN_DATE', '') -%}
+        {%- set value = env_var(env_name, '') -%}
     {%- endif -%}
     {%- if value -%}
         {#- parsed, not pasted: the value ends up inside SQL -#}

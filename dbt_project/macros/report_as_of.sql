@@ -2,16 +2,24 @@
     Dagster asset's config; an env var, not --vars, so dbt keeps its partial-parse cache), else the
     latest date in the marts. -#}
 {% macro report_as_of() -%}
-    {%- set value = var('as_of', none) -%}
-    {%- if not value and execute -%}
-        {%- set value = env_var('CTR_REPORT_AS_OF', '') -%}
-    {%- endif -%}
-    {%- if value -%}
-        {#- parsed, not pasted: the value ends up inside SQL -#}
-        date '{{ modules.datetime.date.fromisoformat(value | string | trim).isoformat() }}'
+    {%- set value = date_setting('as_of', 'CTR_REPORT_AS_OF') -%}
+    {%- if value is not none -%}
+        date '{{ value.isoformat() }}'
     {%- else -%}
         null
     {%- endif -%}
+{%- endmacro %}
+
+{#- The indices the report shows (roles in the var headline_roles), with their place in it (the var
+    headline_index_order; others after). -#}
+{% macro headline_indices() -%}
+    select
+        index_id,
+        name,
+        currency,
+        coalesce(list_position({{ var_list('headline_index_order') }}, index_id), 1000) as index_order
+    from {{ ref('dim_index') }}
+    where list_contains({{ var_list('headline_roles') }}, role)
 {%- endmacro %}
 
 {#- How many sessions `side` held in (after, upto]: a correlated count over the side_sessions CTE. -#}

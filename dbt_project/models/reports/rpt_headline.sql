@@ -43,13 +43,7 @@ headline_pair as (
 
 headline_indices as (
 
-    select
-        index_id,
-        name,
-        currency,
-        coalesce(list_position({{ var_list('headline_index_order') }}, index_id), 1000) as index_order
-    from {{ ref('dim_index') }}
-    where list_contains({{ var_list('headline_roles') }}, role)
+    {{ headline_indices() }}
 
 ),
 
