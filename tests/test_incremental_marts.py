@@ -28,13 +28,16 @@ from tests.reference_marts import compare_frames
 
 pytestmark = pytest.mark.integration
 
-FIRST, LAST = date(2024, 1, 2), date(2025, 1, 8)
-INITIAL_END = date(2024, 11, 26)
-# Day by day over November -> December, one backfill-sized window, then day by day over the year end.
+FIRST = date(2024, 1, 2)
+INITIAL_END = date(2024, 11, 28)
+# Day by day over November -> December (the month's last session, then the new month's first two: the
+# second reads its month-to-date anchor from a run before the previous one), one backfill-sized window,
+# then day by day over the year end (the last session of 2024, then 2025's first three: 2025-01-03's
+# one-year anchor is 2024-01-03, corrected below).
 STEPS = [
-    *[(d, d) for d in ("2024-11-27", "2024-11-28", "2024-11-29", "2024-12-02", "2024-12-03")],
-    ("2024-12-04", "2024-12-27"),
-    *[(d, d) for d in ("2024-12-30", "2024-12-31", "2025-01-02", "2025-01-03", "2025-01-06", "2025-01-07", "2025-01-08")],
+    *[(d, d) for d in ("2024-11-29", "2024-12-02", "2024-12-03")],
+    ("2024-12-04", "2024-12-30"),
+    *[(d, d) for d in ("2024-12-31", "2025-01-02", "2025-01-03", "2025-01-06")],
 ]
 # A late correction of old partitions. 2024-01-03 is the one-year anchor of 2025-01-03 and the previous
 # row of 2024-01-04; the share count of 2024-10-08 is in force until 2025-01-02.
