@@ -104,6 +104,17 @@ class SampleWarehouse:
         with DagsterInstance.from_config(str(self.dagster_home)) as instance:
             yield instance
 
+    def copy_to(self, root: Path) -> dict[str, str]:
+        """A private copy of the build under `root` (same file name: the staging views name its catalog)
+        and of its published copy; returns the env a run on it needs (without this build's Dagster home)."""
+        database = root / "warehouse" / self.database.name
+        database.parent.mkdir(parents=True)
+        shutil.copy(self.database, database)
+        published = published_path_for(database)
+        published.parent.mkdir()
+        shutil.copy(self.published, published)
+        return {**{k: v for k, v in self.env.items() if k != "DAGSTER_HOME"}, "DUCKDB_DATABASE": str(database)}
+
     def materialise(self, selection=None):
         """A full run of the graph over the slice (as `make demo` does), recorded in the Dagster home."""
         with env_set(self.env), self.instance() as instance:

@@ -3,7 +3,9 @@ daily schedule tick loads one raw partition and recomputes the incremental marts
 
 Measured on a one-year backfill of the sample (2025-01-02..2026-01-02, docs/operations.md): 2,473
 events, of which 1,830 raw materialisations (5 assets x 366 days), 23 dbt materialisations and ~620
-others (steps, checks, planned events). Here two months keep the test short."""
+others (steps, checks, planned events). Here the backfill is the session's shared build of the sample
+slice (tests/sample_slice.py: 2025-11-03..2026-01-16 in one run, built once for several modules); the
+tick and the full refresh run on a copy of it."""
 
 from __future__ import annotations
 
@@ -18,33 +20,43 @@ from dagster import DagsterEventType, build_schedule_context, instance_for_test,
 from orchestration.definitions import build_definitions
 from orchestration.jobs import ASIA_CLOSE_JOB
 from orchestration.settings import Settings
-from tests.conftest import run_range
-from tests.sample_slice import write_slice
-from tests.snapshot_warehouse import snapshot_settings
+from tests.sample_slice import SLICE_END, SLICE_START, env_set, sample_warehouse, write_slice
 
 pytestmark = pytest.mark.integration
 
-START, BACKFILL_END, TICK_DAY = date(2025, 11, 3), date(2026, 1, 2), date(2026, 1, 5)
-# Two months of daily partitions x 23 dbt assets would be ~1,400 materialisation events if the dbt
-# assets were partitioned; unpartitioned, a backfill records each asset once, whatever its length.
+# The backfill ends on Friday SLICE_END; the tick is the next Monday's Asia close (Tokyo, Seoul, Taipei,
+# Shanghai and Hong Kong trade; New York is closed for Martin Luther King Jr. Day).
+TICK_DAY = date(2026, 1, 19)
+# Before the tick's window: a row the tick must not recompute.
+SENTINEL_DAY = date(2026, 1, 16)
+# Two and a half months of daily partitions x 23 dbt assets would be ~1,700 materialisation events if
+# the dbt assets were partitioned; unpartitioned, a backfill records each asset once, whatever its length.
 MAX_BACKFILL_EVENTS = 1_000
 
 
 @pytest.fixture(scope="module")
 def ticked(tmp_path_factory):
+    shared = sample_warehouse(tmp_path_factory)
+    assert shared.first_run_success
+    assert SENTINEL_DAY <= SLICE_END < TICK_DAY
+    with shared.instance() as home:
+        backfill_events = home.all_logs(shared.first_run.run_id)
     root = tmp_path_factory.mktemp("window")
-    snapshot = write_slice(root / "snapshot", START, TICK_DAY)
-    with pytest.MonkeyPatch.context() as mp, instance_for_test() as instance:
-        settings = snapshot_settings(mp, root, snapshot, START)
+    # The tick reads its day from a snapshot that has it; the warehouse holds the backfill up to SLICE_END.
+    snapshot = write_slice(root / "snapshot", SLICE_START, TICK_DAY)
+    env = {**shared.copy_to(root), "CTR_SNAPSHOT_DIR": str(snapshot)}
+    with env_set(env), instance_for_test() as instance:
+        settings = Settings()
         defs = build_definitions(settings)
-        backfill = run_range(defs, instance, START.isoformat(), BACKFILL_END.isoformat())
-        assert backfill.success
-        backfill_events = instance.all_logs(backfill.run_id)
-        # A sentinel in a row the tick must not recompute (dated before its window).
         with duckdb.connect(str(settings.duckdb_database)) as conn:
-            conn.execute("update marts.fct_index_returns set close = -1 where trade_date = date '2025-12-31'")
+            # Nothing of the tick's day is loaded yet: what it loads and computes is its own.
+            assert conn.execute("select count(*) from raw.index_prices where trade_date >= ?", [TICK_DAY]).fetchone()[0] == 0
+            # A sentinel in a row the tick must not recompute (dated before its window).
+            updated = conn.execute(
+                "update marts.fct_index_returns set close = -1 where trade_date = ?", [SENTINEL_DAY]).fetchone()[0]
+            assert updated > 0
         schedule = defs.resolve_schedule_def(f"{ASIA_CLOSE_JOB}_schedule")
-        tick = datetime(2026, 1, 5, 17, 30, tzinfo=ZoneInfo("Asia/Hong_Kong"))
+        tick = datetime(TICK_DAY.year, TICK_DAY.month, TICK_DAY.day, 17, 30, tzinfo=ZoneInfo("Asia/Hong_Kong"))
         context = build_schedule_context(
             instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
         )
@@ -97,7 +109,7 @@ def test_the_daily_tick_loads_one_partition_and_recomputes_the_marts_from_that_d
     assert latest == dict.fromkeys(latest, TICK_DAY)
     # Rows dated before the window were left alone (the marts as the tick left them).
     returns = tick_marts["fct_index_returns"]
-    assert set(returns.loc[returns.trade_date == pd.Timestamp("2025-12-31"), "close"]) == {-1.0}
+    assert set(returns.loc[returns.trade_date == pd.Timestamp(SENTINEL_DAY), "close"]) == {-1.0}
 
 
 def test_a_full_refresh_from_the_dbt_step_config_recomputes_every_row(ticked):
