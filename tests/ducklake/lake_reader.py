@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.definitions import build_warehouse
+from orchestration.resources import build_warehouse
 from orchestration.settings import Settings
 from tests.reference_marts import MART_KEYS
 

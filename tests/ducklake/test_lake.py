@@ -44,7 +44,7 @@ RUN_TIMEOUT_S = 900
 # million rows (Parquet files written to the data path), then waits to be killed.
 HALF_WRITER = """
 import sys, time
-from orchestration.definitions import build_warehouse
+from orchestration.resources import build_warehouse
 from orchestration.settings import Settings
 with build_warehouse(Settings()).connect() as conn:
     conn.execute("begin transaction")
