@@ -19,7 +19,7 @@ from assets.checks.freshness import build_calendar_freshness_checks, with_mart_f
 from assets.checks.sanity import build_sanity_checks
 from assets.checks.source_reconciliation import build_source_reconciliation_check
 from assets.checks.totals import build_totals_checks
-from orchestration.calendars import EvaluationClock
+from orchestration.resources.clock import EvaluationClock
 from orchestration.settings import Settings
 
 

@@ -40,8 +40,9 @@ from assets.checks.common import (
 )
 from assets.raw import WAREHOUSE_POOL
 from orchestration import reference
-from orchestration.calendars import WEEKDAYS, EvaluationClock, Instant, latest_closed_session
+from orchestration.calendars import WEEKDAYS, Instant, latest_closed_session
 from orchestration.datasets import FX_RATES, INDEX_PRICES, STOCK_PRICES
+from orchestration.resources.clock import EvaluationClock
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
 

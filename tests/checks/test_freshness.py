@@ -12,7 +12,8 @@ from assets.checks.freshness import (
     check_raw_index_prices,
     check_raw_stock_prices,
 )
-from orchestration.calendars import EvaluationClock, Instant, latest_closed_session
+from orchestration.calendars import Instant, latest_closed_session
+from orchestration.resources.clock import EvaluationClock
 from orchestration.resources.providers.snapshot import SnapshotProvider
 from tests.checks.conftest import AS_OF, insert
 from tests.sample_slice import SLICE_END
