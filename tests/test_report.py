@@ -248,45 +248,27 @@ def test_a_malformed_as_of_fails_with_a_clear_message(sample, copy, tmp_path):
     assert "report_as_of must be an ISO date" in str(failure.message) + str(failure.cause)
 
 
-def test_files_and_metadata_show_the_charts(sample, copy, tmp_path):
-    reports = tmp_path / "reports"
-    result = run_report(sample, copy, reports)
-    assert result.success
+def test_files_and_metadata_show_the_charts(sample):
+    # The shared build's full run wrote them: its files, and its materialisation's metadata.
+    reports = sample.reports
     text = (reports / REPORT_FILE).read_text()
     for name in CHART_FILES.values():
         data = (reports / name).read_bytes()
         assert data.startswith(PNG_MAGIC)
         assert f"]({name})" in text
-    metadata = result.asset_materializations_for_node("reports__headline")[0].metadata
+    with sample.instance() as instance:
+        metadata = instance.get_latest_materialization_event(report.REPORT_KEY).asset_materialization.metadata
     markdown = metadata["report"].value
     images = [part.split(")")[0] for part in markdown.split("(data:image/png;base64,")[1:]]
     assert len(images) == len(CHART_FILES)
     assert all(base64.b64decode(i).startswith(PNG_MAGIC) for i in images)
-    assert metadata["dagster/row_count"].value == len(headline(copy))
+    assert metadata["dagster/row_count"].value == len(headline(sample.database))
     # The event log keeps every run's copy: they stay small.
     assert sum(len(i) for i in images) < 200_000
 
 
-def test_synthetic_sample_says_so_in_every_title(sample, copy, tmp_path):
-    reports = tmp_path / "reports"
-    with duckdb.connect(str(copy)) as conn:  # as the bundled sample's rows are stamped
-        conn.execute("update raw.index_prices set source = 'sample:sample_data'")
-    assert run_report(sample, copy, reports).success
-    text = (reports / REPORT_FILE).read_text()
-    assert text.splitlines()[0].endswith(f"({SYNTHETIC})")
-    assert all(f"({SYNTHETIC})]" in line for line in text.splitlines() if line.startswith("!["))
-    assert set(headline(copy).data_label) == {SYNTHETIC}
-
-    figures = render_charts(chart_data(copy))
-    assert len(figures) == len(CHART_FILES)
-    for fig in figures.values():
-        assert all(SYNTHETIC in ax.get_title(loc="left") for ax in fig.axes)
-
-
-def test_report_and_charts_say_index_returns_are_in_local_currency(sample, copy, tmp_path):
-    reports = tmp_path / "reports"
-    assert run_report(sample, copy, reports).success
-    text = (reports / REPORT_FILE).read_text()
+def test_report_and_charts_say_index_returns_are_in_local_currency(sample, copy):
+    text = (sample.reports / REPORT_FILE).read_text()
     assert "in each index's own (local) currency" in text
     assert "| SSE STAR 50 | CNY |" in text
     figures = render_charts(chart_data(copy))
@@ -296,16 +278,26 @@ def test_report_and_charts_say_index_returns_are_in_local_currency(sample, copy,
         assert "local currency" in ax.get_ylabel()
 
 
-def test_sample_provenance_in_raw_marks_the_data_synthetic(sample, copy, tmp_path):
+def test_provenance_in_raw_labels_the_report_and_the_sample_says_so_in_every_title(sample, copy, tmp_path):
+    reports = tmp_path / "reports"
     with duckdb.connect(str(copy)) as conn:
         conn.execute("update raw.index_prices set source = 'snapshot:mine'")
         conn.execute("update raw.stock_prices set source = 'akshare:eastmoney'")
-    assert run_report(sample, copy, tmp_path / "reports").success
+    assert run_report(sample, copy, reports).success
     assert set(headline(copy).data_label) == {"akshare:eastmoney, snapshot:mine"}
-    with duckdb.connect(str(copy)) as conn:
+    assert SYNTHETIC not in (reports / REPORT_FILE).read_text()
+
+    with duckdb.connect(str(copy)) as conn:  # as the bundled sample's rows are stamped
         conn.execute("update raw.index_prices set source = 'sample:sample_data' where index_id = 'NDX'")
-    assert run_report(sample, copy, tmp_path / "reports").success
+    assert run_report(sample, copy, reports).success
     assert set(headline(copy).data_label) == {SYNTHETIC}
+    text = (reports / REPORT_FILE).read_text()
+    assert text.splitlines()[0].endswith(f"({SYNTHETIC})")
+    assert all(f"({SYNTHETIC})]" in line for line in text.splitlines() if line.startswith("!["))
+    figures = render_charts(chart_data(copy))
+    assert len(figures) == len(CHART_FILES)
+    for fig in figures.values():
+        assert all(SYNTHETIC in ax.get_title(loc="left") for ax in fig.axes)
 
 
 def test_rebased_lines_end_where_the_marts_returns_put_them(copy):
