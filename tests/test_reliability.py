@@ -139,18 +139,6 @@ def shared(request, tmp_path_factory):
     return built
 
 
-def copy_warehouse(shared, root: Path) -> dict[str, str]:
-    """A private copy of the shared build (same file name: the staging views name its catalog) and its
-    published copy; returns the env a run on it needs."""
-    database = root / "warehouse" / shared.database.name
-    database.parent.mkdir(parents=True)
-    shutil.copy(shared.database, database)
-    published = published_path_for(database)
-    published.parent.mkdir()
-    shutil.copy(shared.published, published)
-    return {**{k: v for k, v in shared.env.items() if k != "DAGSTER_HOME"}, "DUCKDB_DATABASE": str(database)}
-
-
 # --- fault 14: malformed configuration, stopped before any fetch ---------------------------------
 
 
@@ -302,7 +290,7 @@ def test_a_hostile_symbol_goes_through_the_raw_load_and_the_checks_without_effec
     """Past the pre-flight (which refuses it), the symbol is only ever a bound value: raw.stock_prices
     survives, every other row is untouched, the checks evaluate normally and the members check names it
     as a member without a market cap (a permanently unknown symbol among many)."""
-    env = copy_warehouse(shared, tmp_path)
+    env = shared.copy_to(tmp_path)
     database = Path(env["DUCKDB_DATABASE"])
     # The folder's name is configuration too: it ends up inside the reader's read_csv('...').
     folder = tmp_path / "snap'); drop table raw.index_prices; --"
@@ -348,7 +336,7 @@ def test_a_hostile_symbol_goes_through_the_raw_load_and_the_checks_without_effec
 def test_an_overlapping_backfill_on_the_warehouse_loses_and_duplicates_nothing(shared, tmp_path, instance):
     """The shared build is the backfill of the whole slice; a second backfill over its last six weeks
     (one run, as the UI launches it) leaves every raw row and every mart row as they were."""
-    env = copy_warehouse(shared, tmp_path)
+    env = shared.copy_to(tmp_path)
     database = Path(env["DUCKDB_DATABASE"])
     before = contents(database)
     overlap_start = date(2025, 12, 8)
