@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
+from filelock import FileLock
 
 from assets.publish import published_path_for
 from assets.report import default_reports_dir
@@ -64,12 +66,9 @@ class SampleWarehouse:
     root: Path
     env: dict[str, str]
     dagster_home: Path
-    first_run: Any = None
+    first_run_id: str | None = None
+    first_run_success: bool = False
     reader_report: dict | None = None
-
-    @property
-    def first_run_success(self) -> bool:
-        return bool(self.first_run and self.first_run.success)
 
     @property
     def defs(self):
@@ -78,9 +77,10 @@ class SampleWarehouse:
 
     def check_evaluations(self) -> dict[tuple[str, str], Any]:
         """(asset key path, check name) -> the check's evaluation in the first (full) run."""
-        return {
-            (e.asset_key.to_user_string(), e.check_name): e for e in self.first_run.get_asset_check_evaluations()
-        }
+        with self.instance() as instance:
+            events = instance.all_logs(self.first_run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        evaluations = [e.dagster_event.event_specific_data for e in events]
+        return {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations}
 
     @property
     def settings(self) -> Settings:
@@ -149,7 +149,8 @@ def _build(root: Path) -> SampleWarehouse:
     empty.ensure_raw_tables()
     empty.publish()
     with hammering(warehouse.published, root / "reader") as report:
-        warehouse.first_run = warehouse.materialise()
+        run = warehouse.materialise()
+    warehouse.first_run_id, warehouse.first_run_success = run.run_id, run.success
     warehouse.reader_report = report()
     return warehouse
 
@@ -193,5 +194,24 @@ def hammering(published: Path, workdir: Path) -> Iterator[Callable[[], dict]]:
 
 
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SampleWarehouse:
-    """The session's shared warehouse, materialised on first use."""
-    return _build(tmp_path_factory.getbasetemp() / "sample_slice")
+    """The session's shared warehouse, materialised on first use: by the first pytest-xdist worker that
+    asks, in the directory all workers share; the others wait for it and read what it recorded."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _build(tmp_path_factory.getbasetemp() / "sample_slice")
+    return _shared_build(tmp_path_factory.getbasetemp().parent / "sample_slice")
+
+
+@functools.cache
+def _shared_build(root: Path) -> SampleWarehouse:
+    record = root.with_suffix(".json")
+    with FileLock(root.with_suffix(".lock")):
+        if not record.exists():
+            built = _build(root)
+            record.write_text(json.dumps({
+                "env": built.env, "first_run_id": built.first_run_id,
+                "first_run_success": built.first_run_success, "reader_report": built.reader_report,
+            }))
+    saved = json.loads(record.read_text())
+    return SampleWarehouse(root=root, dagster_home=Path(saved["env"]["DAGSTER_HOME"]), env=saved["env"],
+                           first_run_id=saved["first_run_id"], first_run_success=saved["first_run_success"],
+                           reader_report=saved["reader_report"])

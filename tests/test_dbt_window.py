@@ -40,7 +40,7 @@ def ticked(tmp_path_factory):
     assert shared.first_run_success
     assert SENTINEL_DAY <= SLICE_END < TICK_DAY
     with shared.instance() as home:
-        backfill_events = home.all_logs(shared.first_run.run_id)
+        backfill_events = home.all_logs(shared.first_run_id)
     root = tmp_path_factory.mktemp("window")
     # The tick reads its day from a snapshot that has it; the warehouse holds the backfill up to SLICE_END.
     snapshot = write_slice(root / "snapshot", SLICE_START, TICK_DAY)

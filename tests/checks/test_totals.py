@@ -22,9 +22,13 @@ def dbt_test(database: Path, test_name: str) -> list[dict]:
     """Run one dbt test against `database` (closed by the caller); returns its run_results entry."""
     env = {**os.environ, "DUCKDB_DATABASE": str(database)}
     dbt = str(Path(sys.executable).parent / "dbt")
-    subprocess.run([dbt, "test", "--select", test_name, "--profiles-dir", ".", "--quiet"],
+    # Its own target folder: the project's target/manifest.json is read by runs in other test processes.
+    target = database.parent / "dbt_target"
+    target.mkdir(exist_ok=True)
+    shutil.copy(DBT_PROJECT_DIR / "target" / "partial_parse.msgpack", target)  # as dagster-dbt does: no full parse
+    subprocess.run([dbt, "test", "--select", test_name, "--profiles-dir", ".", "--quiet", "--target-path", str(target)],
                    cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
-    results = json.loads((DBT_PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
+    results = json.loads((target / "run_results.json").read_text())["results"]
     return [r for r in results if test_name in r["unique_id"]]
 
 
