@@ -5,9 +5,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 from dagster import DagsterInstance, Definitions, instance_for_test
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from filelock import FileLock
 
 from orchestration.jobs import MATERIALIZE_ALL_JOB
 from orchestration.settings import Settings

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
 from orchestration.definitions import build_warehouse
 from orchestration.instance import write_instance_yaml
@@ -153,9 +154,15 @@ def scenario(postgres, tmp_path_factory) -> Iterator[Scenario]:
         write_instance_yaml(Path(env["DAGSTER_HOME"]), env)
         result = Scenario(root=root, env=env, snapshot=snapshot)
 
-        # The first ATTACH creates the catalog's tables: once, as a deployment does, not in a race.
+        # The first ATTACH creates the catalog's tables, and the first instance Dagster's: once, as a
+        # deployment does, not in a race (two processes creating Dagster's schema at once collide on
+        # PostgreSQL's CREATE TYPE).
         with result.warehouse.connect():
             pass
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("DAGSTER_PG_URL", env["DAGSTER_PG_URL"])
+            with DagsterInstance.from_config(env["DAGSTER_HOME"]):
+                pass
         with _reading(result) as reader_out:
             began = time.monotonic()
             workers = [_worker(result, window, f"run{i}") for i, window in enumerate(CONCURRENT)]
