@@ -3,8 +3,6 @@ own Dagster home and warehouse. One clean demo per session is shared by the CLI 
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import os
 import shutil
@@ -18,10 +16,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from filelock import FileLock
 
 from orchestration.settings import PROJECT_ROOT
 from tests.sample_slice import SLICE_START, write_slice
+from tests.session_once import build_once
 
 # A clean demo of the slice takes about a minute here; a run that takes 4 is stuck.
 RUN_TIMEOUT = 240
@@ -111,25 +109,16 @@ class CleanDemo:
     output: Output
 
 
-@functools.cache
-def _clean_demo(root: Path) -> CleanDemo:
-    # Under pytest-xdist `root` is shared by the workers: the first to ask runs the demo, the others
-    # wait for it and read its output back.
-    record = root.with_suffix(".json")
-    with FileLock(root.with_suffix(".lock")):
-        if not record.exists():
-            snapshot = write_slice(root / "slice")
-            env = new_env(root / "clean")
-            output = run_demo(env, snapshot)
-            record.write_text(json.dumps({"root": str(env.root), "snapshot": str(snapshot), "output": asdict(output)}))
-    saved = json.loads(record.read_text())
-    return CleanDemo(CliEnv(Path(saved["root"])), Path(saved["snapshot"]), Output(**saved["output"]))
+def _clean_demo(root: Path) -> dict:
+    snapshot = write_slice(root / "slice")
+    env = new_env(root / "clean")
+    return {"root": str(env.root), "snapshot": str(snapshot), "output": asdict(run_demo(env, snapshot))}
 
 
 def clean_demo(tmp_path_factory: pytest.TempPathFactory) -> CleanDemo:
     """The session's clean `demo` of the slice, run on first use (once for all test workers)."""
-    base = tmp_path_factory.getbasetemp()
-    return _clean_demo((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "cli_demo")
+    saved = build_once(tmp_path_factory, "cli_demo", _clean_demo)
+    return CleanDemo(CliEnv(Path(saved["root"])), Path(saved["snapshot"]), Output(**saved["output"]))
 
 
 def mart_differences(database: Path, expected: Path, rel_tol: float = 1e-9) -> list[str]:

@@ -31,8 +31,8 @@ def dbt_manifest() -> Path:
         if p.suffix in {".sql", ".yml", ".csv", ".py"} and dbt_project.target_path.name not in p.parts
     ]
     # One pytest-xdist worker parses; the others wait for its manifest.
-    dbt_project.target_path.mkdir(exist_ok=True)
-    with FileLock(dbt_project.target_path / "manifest.lock"):
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(manifest.parent / "manifest.lock"):
         if not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
             prepare_manifest(Settings(), always=True)
     return manifest
@@ -67,7 +67,6 @@ def run_range(defs: Definitions, instance: DagsterInstance, start: str, end: str
         asset_selection=selection,
         raise_on_error=False,
     )
-
 
 
 # Modules by their cost on 2 cores, heaviest first (measured with --durations; the rest keep their

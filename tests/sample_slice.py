@@ -13,9 +13,7 @@ tests/test_published_warehouse.py.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,7 +28,6 @@ from typing import Any
 import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance
-from filelock import FileLock
 
 from assets.publish import published_path_for
 from assets.report import default_reports_dir
@@ -39,6 +36,7 @@ from orchestration.definitions import build_definitions
 from orchestration.resources.warehouse import DuckDBFileWarehouse
 from orchestration.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
 from tests.conftest import run_range
+from tests.session_once import build_once
 
 SLICE_START = date(2025, 11, 3)
 SLICE_END = date(2026, 1, 16)
@@ -131,8 +129,7 @@ def env_set(env: dict[str, str]) -> Iterator[None]:
         yield
 
 
-@functools.cache
-def _build(root: Path) -> SampleWarehouse:
+def _build(root: Path) -> dict:
     snapshot = write_slice(root / "sample_slice")
     home = root / "dagster_home"
     home.mkdir()
@@ -150,9 +147,7 @@ def _build(root: Path) -> SampleWarehouse:
     empty.publish()
     with hammering(warehouse.published, root / "reader") as report:
         run = warehouse.materialise()
-    warehouse.first_run_id, warehouse.first_run_success = run.run_id, run.success
-    warehouse.reader_report = report()
-    return warehouse
+    return {"env": env, "first_run_id": run.run_id, "first_run_success": run.success, "reader_report": report()}
 
 
 @contextmanager
@@ -194,24 +189,8 @@ def hammering(published: Path, workdir: Path) -> Iterator[Callable[[], dict]]:
 
 
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SampleWarehouse:
-    """The session's shared warehouse, materialised on first use: by the first pytest-xdist worker that
-    asks, in the directory all workers share; the others wait for it and read what it recorded."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return _build(tmp_path_factory.getbasetemp() / "sample_slice")
-    return _shared_build(tmp_path_factory.getbasetemp().parent / "sample_slice")
-
-
-@functools.cache
-def _shared_build(root: Path) -> SampleWarehouse:
-    record = root.with_suffix(".json")
-    with FileLock(root.with_suffix(".lock")):
-        if not record.exists():
-            built = _build(root)
-            record.write_text(json.dumps({
-                "env": built.env, "first_run_id": built.first_run_id,
-                "first_run_success": built.first_run_success, "reader_report": built.reader_report,
-            }))
-    saved = json.loads(record.read_text())
-    return SampleWarehouse(root=root, dagster_home=Path(saved["env"]["DAGSTER_HOME"]), env=saved["env"],
-                           first_run_id=saved["first_run_id"], first_run_success=saved["first_run_success"],
-                           reader_report=saved["reader_report"])
+    """The session's shared warehouse, materialised on first use (once for all test workers)."""
+    saved = build_once(tmp_path_factory, "sample_slice", _build)
+    home = Path(saved["env"]["DAGSTER_HOME"])
+    return SampleWarehouse(root=home.parent, dagster_home=home, env=saved["env"], first_run_id=saved["first_run_id"],
+                           first_run_success=saved["first_run_success"], reader_report=saved["reader_report"])
