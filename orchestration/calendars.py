@@ -11,9 +11,13 @@ XSHG serves Shanghai (.SS) and Shenzhen (.SZ) listings alike; the seeds name it 
 
 from __future__ import annotations
 
+import os
+import pickle
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -64,7 +68,7 @@ class TradingCalendar:
             self.tz, self.regular_close = ZoneInfo(_WEEKDAYS_TZ), _WEEKDAYS_CLOSE
             return
         try:
-            self._xcal = xcals.get_calendar(name)
+            self._xcal = exchange_calendar(name)
         except Exception as exc:  # noqa: BLE001 - an unknown or broken calendar must not stop a check
             self._problem = f"{name} is not an exchange_calendars calendar ({exc})"
             self.tz, self.regular_close = ZoneInfo("UTC"), time(23, 59)
@@ -129,6 +133,49 @@ class TradingCalendar:
         return _aware(instant).astimezone(self.tz).date()
 
 
+def calendar_cache_dir() -> Path:
+    """Where built calendars are kept between processes ($XDG_CACHE_HOME, else ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "china-tech-rally" / "exchange_calendars"
+
+
+def exchange_calendar(name: str, start: date | None = None, end: date | None = None) -> xcals.ExchangeCalendar:
+    """xcals.get_calendar(name, start, end), built once per day and library version on this machine.
+
+    Building XKRX takes about 5 s (exchange_calendars converts Korea's lunar holidays for 1970-2200 on
+    every build), XHKG and XNYS 1-2 s each, and every run, demo and dbt build is a new process. The
+    pickle is keyed by the library version and the span (today's date stands for the default span,
+    which is relative to today); an unreadable or stale file is rebuilt, never trusted."""
+    span = f"{start or ''}_{end or ''}" if start or end else f"default-{date.today()}"
+    path = calendar_cache_dir() / f"{name}-{xcals.__version__}-{span}.pickle"
+    try:
+        with path.open("rb") as cached:
+            calendar = pickle.load(cached)
+        if isinstance(calendar, xcals.ExchangeCalendar) and calendar.name == xcals.resolve_alias(name):
+            return calendar
+    except Exception:  # noqa: BLE001, S301 - a missing, partial or foreign file: build it again
+        pass
+    calendar = xcals.get_calendar(name, start=start and start.isoformat(), end=end and end.isoformat())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a process reading it never sees half a file.
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            pickle.dump(calendar, tmp, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp.name, path)
+        _prune(path.parent)
+    except OSError:
+        pass  # a read-only home: every process builds its own, as without the cache
+    return calendar
+
+
+def _prune(folder: Path, keep_days: int = 7) -> None:
+    # Default spans are keyed by day: without this, a file a day per calendar would pile up.
+    cutoff = datetime.now().timestamp() - keep_days * 86_400
+    for old in folder.glob("*.pickle"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+
+
 @cache
 def exchange_timezone(name: str) -> str:
     """An exchange's time zone as exchange_calendars defines it, read off the calendar class when it
@@ -173,7 +220,7 @@ def session_days(calendar: str, first: date, last: date) -> list[date]:
     hi = min(last, factory.bound_max().date()) if factory.bound_max() is not None else last
     if lo > hi:
         return weekdays
-    held = {ts.date() for ts in xcals.get_calendar(calendar, start=lo, end=hi).sessions}
+    held = {ts.date() for ts in exchange_calendar(calendar, lo, hi).sessions}
     return [d for d in days if d in held or (not lo <= d <= hi and d.weekday() < 5)]
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 from exchange_calendars.calendar_utils import _default_calendar_factories
 
 from orchestration import reference
+from orchestration.calendars import exchange_calendar
 from orchestration.datasets import (
     FX_RATES,
     INDEX_CONSTITUENTS,
@@ -199,8 +200,7 @@ def sessions(calendar: str, start: date, end: date) -> np.ndarray:
 @cache
 def _calendar_sessions(calendar: str, lo: date, hi: date) -> np.ndarray:
     # Explicit bounds, never the library's today-relative defaults, keep the output reproducible.
-    cal = xcals.get_calendar(calendar, start=lo.isoformat(), end=hi.isoformat())
-    return cal.sessions.values.astype("datetime64[D]")
+    return exchange_calendar(calendar, lo, hi).sessions.values.astype("datetime64[D]")
 
 
 def _quarter_starts(calendar: str, start: date, end: date) -> np.ndarray:

@@ -68,3 +68,23 @@ def test_dg_check_defs_loads_the_code_location():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_the_dbt_resource_starts_no_extra_dbt_process_per_run(monkeypatch):
+    """dagster-dbt's own `dbt --version` and in-process adapter cost seconds on every run; ours know the
+    pinned dbt-core's version and build no adapter (assets/metadata.py queries the warehouse instead)."""
+    import importlib.metadata
+
+    import dagster_dbt.core.resource as dbt_resource
+
+    from assets.dbt import build_dbt_resource
+    from orchestration.definitions import dbt_executable
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a subprocess was started: {args}")
+
+    monkeypatch.setattr(dbt_resource, "check_output", no_process)
+    resource = build_dbt_resource(Settings(), dbt_executable())
+    assert str(resource._cli_version) == importlib.metadata.version("dbt-core")
+    assert resource._cli_version.major < 2  # dbt-core, not the Fusion engine: dagster-dbt's branch for it
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
