@@ -7,6 +7,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 # A backfill over years of daily partitions would otherwise log one "planned" event per asset and day.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := true
+# ... and store its per-partition materialisations in batches (SQLite: orchestration/instance.py; PostgreSQL).
+export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)

@@ -10,6 +10,7 @@ writes it into DAGSTER_HOME (the make targets do).
   queue allow `CTR_MAX_CONCURRENT_RUNS` (default 4) at once; on the DuckDB file both stay at 1.
 
 dagster.yaml itself stays the file's configuration, so `make demo` and `make ui` read it unchanged.
+It names the event log storage below, which keeps Dagster's SQLite files and layout.
 """
 
 from __future__ import annotations
@@ -22,10 +23,66 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dagster import Field, StringSource
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from orchestration.settings import PROJECT_ROOT
 
 DEFAULT_LAKE_CONCURRENCY = 4
+# Dagster hands a step's per-partition events to storage in batches of this size when it is set.
+EVENT_BATCH_SIZE = "1000"
+_BATCHED_EVENTS = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION}
+
+
+class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log, storing a ranged run's per-partition materialisations in one
+    transaction per batch, as dagster-postgres does.
+
+    A backfill run of a daily-partitioned asset records one materialisation per day. The stock SQLite
+    storage falls back to one store_event per event (a new engine and two commits each, about 12 ms):
+    15 years of 5 raw assets cost 5 minutes of bookkeeping; batched, about 5 seconds. Every row is the
+    same as before; the asset's latest-materialisation index is updated from the batch's last event.
+    """
+
+    def __init__(self, base_dir: str | None = None, inst_data=None):
+        # Read by Dagster at each event, not at start: the storage that can batch turns batching on.
+        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+        self._pending_inst_data = inst_data
+        if base_dir:
+            super().__init__(base_dir, inst_data=inst_data)
+
+    def register_instance(self, instance) -> None:
+        # Without a base_dir, Dagster's own place: history/runs of the instance's home, which is only
+        # known here (an instance opened with from_config(home) need not be DAGSTER_HOME).
+        if not hasattr(self, "_base_dir"):
+            runs = os.path.join(instance.root_directory, "history", "runs")
+            super().__init__(runs, inst_data=self._pending_inst_data)
+        super().register_instance(instance)
+
+    @classmethod
+    def config_type(cls):
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(inst_data=inst_data, **config_value)
+
+    def store_event_batch(self, events) -> None:
+        kinds = {event.dagster_event_type for event in events}
+        if len(kinds) != 1 or not kinds <= _BATCHED_EVENTS or len({event.run_id for event in events}) != 1:
+            return super().store_event_batch(events)
+        rows = [self._event_to_row(event) for event in events]
+        table = SqlEventLogStorageTable
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(table.insert(), rows)
+        # Asset events are mirrored into the index shard, where cross-run queries find them.
+        with self.index_transaction() as conn:
+            inserted = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+            ids = [row[0] for row in inserted]
+            self._store_asset_event_tags(conn, events, ids)
+            self._store_asset_event(conn, events[-1], ids[-1])
 
 
 def instance_config(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -37,6 +94,8 @@ def instance_config(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str
             # breaks its LISTEN/NOTIFY path (run and event watching).
             raise ValueError(f"DAGSTER_PG_URL must start with postgresql+psycopg2://, got {url.split('@')[-1]!r}")
         config["storage"] = {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
+        # dagster-postgres batches on its own; `storage` excludes a per-store setting.
+        config.pop("event_log_storage", None)
     if env.get("CTR_WAREHOUSE", "duckdb").strip().lower() == "ducklake":
         limit = int(env.get("CTR_MAX_CONCURRENT_RUNS") or DEFAULT_LAKE_CONCURRENCY)
         concurrency = config.setdefault("concurrency", {})

@@ -152,7 +152,7 @@ HSTECH_FILLERS = {
 }
 STAR50_FILLERS = 46  # synthetic 688xxx codes: enough to fill 50 while few basket members are listed
 
-# Benchmark symbols cycle over these; their codes (990000.SS+, 5-digit 9xxxx.HK, 6-letter XZxxxx)
+# Benchmark symbols cycle over these; their codes (690000.SS+, 5-digit 9xxxx.HK, 6-letter XZxxxx)
 # cannot be real listings of these venues, so they never collide with the seeds.
 EXTRA_VENUES = (("XSHG", "CNY"), ("XHKG", "HKD"), ("XNYS", "USD"))
 EXTRA_PER_VENUE = 10_000
@@ -323,7 +323,7 @@ def extra_stocks(n: int) -> list[Stock]:
         k = i // len(EXTRA_VENUES)
         calendar, currency = EXTRA_VENUES[i % len(EXTRA_VENUES)]
         letters = "".join(chr(65 + k // 26**p % 26) for p in (3, 2, 1, 0))
-        symbol = (f"{990000 + k}.SS", f"{90000 + k}.HK", f"XZ{letters}")[i % len(EXTRA_VENUES)]
+        symbol = (f"{690000 + k}.SS", f"{90000 + k}.HK", f"XZ{letters}")[i % len(EXTRA_VENUES)]
         out.append(Stock(symbol, currency, calendar, date.min))
     return out
 

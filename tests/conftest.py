@@ -16,6 +16,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # As the Makefile does: one planned event per asset for a ranged run, not one per partition.
 os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
+os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
 
 
 @pytest.fixture(scope="session", autouse=True)
