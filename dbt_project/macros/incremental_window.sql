@@ -102,3 +102,12 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }}
 {%- endmacro %}
+
+{#- The rows a data test on a date-rewritten table checks: with a window (an incremental run, not
+    --full-refresh) those dated on or after its start, the only rows the run can have changed; a
+    whole-table scan of 20M rows per test would otherwise cost more than the run's models
+    (docs/operations.md, "Benchmark"). Everything without a window or without `column`. -#}
+{% macro in_test_window(column) -%}
+    {%- set start = window_start_value() if column else none -%}
+    {%- if start is none or flags.FULL_REFRESH -%} true {%- else -%} {{ column }} >= date '{{ start.isoformat() }}' {%- endif -%}
+{%- endmacro %}

@@ -6,6 +6,7 @@ import csv
 import mmap
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -74,15 +75,73 @@ class _Problems:
             )
 
 
-def read_snapshot_file(path: Path, dataset: Dataset) -> pd.DataFrame:
+def read_snapshot_file(
+    path: Path, dataset: Dataset, start: date | None = None, end: date | None = None, ids: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Read and validate one snapshot CSV; any problem raises naming the file, line and column.
 
-    DuckDB parses and checks the file first; only a file it finds a problem in (or cannot read) goes
-    through pandas, whose row-by-row pass writes the messages. A valid export of millions of rows thus
-    never becomes millions of Python strings, and a bad one is still reported line by line.
+    The whole file is validated; the rows returned are those dated in [start, end] of `ids` (each
+    bound optional). A daily run of a 20M-row export thus hands on a day's rows, not the file.
     """
-    frame = _read_with_duckdb(path, dataset)
-    return frame if frame is not None else _read_with_pandas(path, dataset)
+    return _checked(path, dataset).rows(start, end, ids)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """What one validating pass over a snapshot file learned, and how to read its rows."""
+
+    path: Path
+    dataset: Dataset
+    ids: frozenset[str]
+    first: date | None
+    last: date | None
+    # DuckDB: the SQL of the typed rows and the distinct values of each text column. pandas (a file
+    # DuckDB could not read but pandas found valid): the whole frame.
+    typed_sql: str | None = None
+    text_values: dict[str, list[str]] = field(default_factory=dict)
+    frame: pd.DataFrame | None = None
+
+    def rows(self, start: date | None = None, end: date | None = None, ids: Sequence[str] | None = None) -> pd.DataFrame:
+        when, entity = self.dataset.date_column, self.dataset.entity_column
+        if self.frame is not None:
+            keep = self.frame[when].between(start or date.min, end or date.max)
+            if ids is not None:
+                keep &= self.frame[entity].isin(ids)
+            return self.frame[keep].reset_index(drop=True)
+        texts = list(self.text_values)
+        with duckdb.connect(config=_duckdb_config()) as con:
+            con.execute(f"create temp view typed as {self.typed_sql}")
+            # Text as enums: pandas gets a code per row and one str per distinct value, not 20M strs.
+            for name, values in self.text_values.items():
+                con.execute(f"create temp table values_{name} as select unnest(?::varchar[]) as v", [values])
+                con.execute(f"create type enum_{name} as enum (select v from values_{name} where v is not null)")
+            frame = con.execute(
+                f"select {', '.join(_fetched(c, texts) for c in self.dataset.columns)} from typed"
+                f" where {when} between ? and ?"
+                + (f" and {entity} in (select unnest(?::varchar[]))" if ids is not None else ""),
+                [start or date.min, end or date.max, *([list(ids)] if ids is not None else [])],
+            ).df()
+        for col in self.dataset.columns:
+            if col.type == "date":
+                frame[col.name] = _shared_objects(frame[col.name], lambda days: _EPOCH + timedelta(days=int(days)))
+            elif col.name in texts:
+                frame[col.name] = _shared_objects(frame[col.name], str)
+        return frame
+
+
+def _checked(path: Path, dataset: Dataset) -> CheckedFile:
+    """DuckDB parses and checks the file first; only a file it finds a problem in (or cannot read) goes
+    through pandas, whose row-by-row pass writes the messages. A valid export of millions of rows thus
+    never becomes millions of Python strings, and a bad one is still reported line by line."""
+    checked = _check_with_duckdb(path, dataset)
+    if checked is not None:
+        return checked
+    frame = _read_with_pandas(path, dataset)
+    dates = frame[dataset.date_column].dropna()
+    return CheckedFile(
+        path, dataset, frozenset(frame[dataset.entity_column].dropna()),
+        dates.min() if len(dates) else None, dates.max() if len(dates) else None, frame=frame,
+    )
 
 
 def _header(path: Path) -> list[str] | None:
@@ -102,8 +161,8 @@ def _has_blank_line(path: Path) -> bool:
             return data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0 or data[:1] in (b"\n", b"\r")
 
 
-def _read_with_duckdb(path: Path, dataset: Dataset) -> pd.DataFrame | None:
-    """The file typed and checked in SQL, or None when it has any problem (pandas then names them)."""
+def _check_with_duckdb(path: Path, dataset: Dataset) -> CheckedFile | None:
+    """The file checked in SQL, or None when it has any problem (pandas then names them)."""
     header = _header(path)
     if not header or len(set(header)) < len(header) or _has_blank_line(path):
         return None
@@ -143,33 +202,26 @@ def _read_with_duckdb(path: Path, dataset: Dataset) -> pd.DataFrame | None:
     key = ", ".join(dataset.key)
     texts = [c.name for c in dataset.columns if c.type == "text" and c.name in raw]
     trimmed = ", ".join(f"trim(coalesce({c}, '')) as {c}" for c in raw.values())
-    # Two streaming passes over the file rather than one typed copy of it in memory: parsing twice is
-    # cheaper than holding 20M rows both in DuckDB and in the frame handed on.
+    typed_sql = f"select {', '.join(selects)}, * from (select {trimmed} from {scan})"
+    when, entity = dataset.date_column, dataset.entity_column
+    # One streaming pass checks the file; the rows are read by a second one, for the window asked:
+    # parsing twice is cheaper than holding 20M rows both in DuckDB and in the frame handed on.
     with duckdb.connect(config=_duckdb_config()) as con:
         try:
-            con.execute(f"create temp view typed as select {', '.join(selects)}, * from (select {trimmed} from {scan})")
+            con.execute(f"create temp view typed as {typed_sql}")
             found = con.execute(
                 f"select count(*) filter (where {' or '.join(problems) or 'false'}),"
-                f" count(*) - count(distinct ({key})), {', '.join(f'list(distinct {c})' for c in texts) or 'null'}"
+                f" count(*) - count(distinct ({key})), min({when}), max({when}),"
+                f" {', '.join(f'list(distinct {c})' for c in texts) or 'null'}"
                 " from typed"
             ).fetchone()
-            if found[:2] != (0, 0):
-                return None
-            # Text as enums: pandas gets a code per row and one str per distinct value, not 20M strs.
-            for name, values in zip(texts, found[2:]):
-                con.execute(f"create temp table values_{name} as select unnest(?::varchar[]) as v", [values])
-                con.execute(f"create type enum_{name} as enum (select v from values_{name} where v is not null)")
-            frame = con.execute(
-                f"select {', '.join(_fetched(c, texts) for c in dataset.columns)} from typed"
-            ).df()
         except duckdb.Error:
             return None
-    for col in dataset.columns:
-        if col.type == "date":
-            frame[col.name] = _shared_objects(frame[col.name], lambda days: _EPOCH + timedelta(days=int(days)))
-        elif col.name in texts:
-            frame[col.name] = _shared_objects(frame[col.name], str)
-    return frame
+    if found[:2] != (0, 0):
+        return None
+    text_values = {name: values or [] for name, values in zip(texts, found[4:])}  # no rows: NULL lists
+    ids = frozenset(v for v in text_values.get(entity, []) if v is not None)
+    return CheckedFile(path, dataset, ids, found[2], found[3], typed_sql=typed_sql, text_values=text_values)
 
 
 def _fetched(col: Column, texts: list[str]) -> str:
@@ -271,9 +323,9 @@ def _read_with_pandas(path: Path, dataset: Dataset) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=len(DATASETS))
-def _read_unchanged(path: str, dataset_name: str, mtime_ns: int, size: int) -> pd.DataFrame:
-    del mtime_ns, size  # part of the cache key only: an edited file is read and validated again
-    return read_snapshot_file(Path(path), DATASETS_BY_NAME[dataset_name])
+def _checked_unchanged(path: str, dataset_name: str, mtime_ns: int, size: int) -> CheckedFile:
+    del mtime_ns, size  # part of the cache key only: an edited file is validated again
+    return _checked(Path(path), DATASETS_BY_NAME[dataset_name])
 
 
 class SnapshotProvider(MarketDataProvider):
@@ -290,21 +342,25 @@ class SnapshotProvider(MarketDataProvider):
     def path_of(self, dataset: Dataset) -> Path:
         return Path(self.snapshot_dir) / dataset.file_name
 
-    def load(self, dataset: Dataset) -> pd.DataFrame | None:
-        # Cached per process, not per instance: Dagster hands each run a fresh copy of the resource, and
-        # `make demo` validates the folder before the run; a large export should be read once.
+    def check(self, dataset: Dataset) -> CheckedFile | None:
+        """The validated file (None: no such file). Cached per process, not per instance: Dagster hands
+        each run a fresh copy of the resource, and `make demo` validates the folder before the run."""
         path = self.path_of(dataset)
         if not path.is_file():
             return None
         stat = path.stat()
-        return _read_unchanged(str(path), dataset.name, stat.st_mtime_ns, stat.st_size)
+        return _checked_unchanged(str(path), dataset.name, stat.st_mtime_ns, stat.st_size)
+
+    def load(self, dataset: Dataset) -> pd.DataFrame | None:
+        """Every row of the dataset's file (None: no such file)."""
+        checked = self.check(dataset)
+        return None if checked is None else checked.rows()
 
     def date_range(self) -> tuple[date, date] | None:
         """First and last date the folder holds, over all its files."""
         bounds = [
-            (frame[d.date_column].min(), frame[d.date_column].max())
-            for d in DATASETS
-            if (frame := self.load(d)) is not None and not frame.empty
+            (checked.first, checked.last) for d in DATASETS
+            if (checked := self.check(d)) is not None and checked.first is not None
         ]
         if not bounds:
             return None
@@ -315,20 +371,17 @@ class SnapshotProvider(MarketDataProvider):
 
     def _select(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
         path = self.path_of(dataset)
-        frame = self.load(dataset)
-        if frame is None:
+        checked = self.check(dataset)
+        if checked is None:
             reason = f"{path} does not exist"
             return FetchResult(dataset, pd.DataFrame(columns=dataset.column_names), self.source_name,
                                {i: reason for i in ids})
-        if frame.empty:
+        if checked.first is None:
             reason = f"{path} holds a header and no rows"
-            return FetchResult(dataset, frame, self.source_name, {i: reason for i in ids})
-        entity = frame[dataset.entity_column]
-        held = set(entity.unique())
-        absent = sorted(set(ids) - held)
-        in_window = frame[entity.isin(ids) & frame[dataset.date_column].between(start, end)]
-        failures = {i: f"not in {path}" for i in absent}
-        return FetchResult(dataset, in_window, self.source_name, failures, ignored_ids=sorted(held - set(ids)))
+            return FetchResult(dataset, checked.rows(), self.source_name, {i: reason for i in ids})
+        failures = {i: f"not in {path}" for i in sorted(set(ids) - checked.ids)}
+        return FetchResult(dataset, checked.rows(start, end, ids), self.source_name, failures,
+                           ignored_ids=sorted(checked.ids - set(ids)))
 
     def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
         return self._select(INDEX_PRICES, index_ids, start, end)
