@@ -33,9 +33,10 @@ from orchestration.resources.providers.base import (
     FetchResult,
     MarketDataProvider,
     ProviderError,
+    QueryFetch,
     unusable_values,
 )
-from orchestration.resources.warehouse import Warehouse
+from orchestration.resources.warehouse import RejectedRows, Warehouse, WriteSummary
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -87,12 +88,31 @@ def screen(result: FetchResult, ids: list[str], all_or_nothing: bool) -> FetchRe
     if not unusable:
         return result
     if all_or_nothing:
-        raise ProviderError(
-            f"{result.source} {dataset.file_name}: {len(unusable)} id(s) with unusable rows; nothing was written:\n  "
-            + "\n  ".join(f"{i}: {why}" for i, why in sorted(unusable.items())[:10])
-        )
+        raise unusable_error(result.source, dataset, unusable)
     keep = result.frame[~result.frame[dataset.entity_column].isin(unusable)]
     return FetchResult(dataset, keep, result.source, {**result.failures, **unusable}, result.ignored_ids)
+
+
+def unusable_error(source: str, dataset: Dataset, unusable: dict[str, str]) -> ProviderError:
+    return ProviderError(
+        f"{source} {dataset.file_name}: {len(unusable)} id(s) with unusable rows; nothing was written:\n  "
+        + "\n  ".join(f"{i}: {why}" for i, why in sorted(unusable.items())[:10])
+    )
+
+
+def write_from_query(
+    fetch: QueryFetch, warehouse: Warehouse, ids: list[str], start, end, loaded_at: datetime
+) -> WriteSummary:
+    """The rows go from the source to the warehouse inside DuckDB, screened there for the one thing the
+    provider's own validation cannot know: the currency each listing is configured in."""
+    dataset = fetch.dataset
+    priced = dataset.entity_column == "symbol" and "currency" in dataset.column_names
+    currency_of = reference.currency_of_symbol() if priced else None
+    try:
+        return warehouse.replace_window_from_query(fetch, ids, start, end, loaded_at, currency_of)
+    except RejectedRows as rejected:
+        rows = rejected.frame.assign(**{dataset.date_column: rejected.frame[dataset.date_column].dt.date})
+        raise unusable_error(fetch.source, dataset, unusable_values(dataset, rows, currency_of)) from None
 
 
 def drop_restatements(result: FetchResult, warehouse: Warehouse, start) -> FetchResult:
@@ -169,33 +189,37 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         window = context.partition_time_window
         start, end = window.start.date(), (window.end - timedelta(days=1)).date()
         ids = requested_ids(dataset, config.calendars)
-        result = screen(provider.fetch(dataset, ids, start, end), ids, provider.all_or_nothing)
-        result = drop_restatements(result, warehouse, start)
-        if result.ignored_ids:
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        # A large snapshot file goes to the warehouse inside DuckDB; anything else through a frame.
+        fetched = provider.fetch_query(dataset, ids, start, end)
+        if fetched is None:
+            fetched = screen(provider.fetch(dataset, ids, start, end), ids, provider.all_or_nothing)
+            fetched = drop_restatements(fetched, warehouse, start)
+        if fetched.ignored_ids:
             context.log.warning(
-                f"{dataset.name}: {len(result.ignored_ids)} id(s) in {result.source} are not configured and were"
-                f" ignored: {', '.join(result.ignored_ids[:10])}{' ...' if len(result.ignored_ids) > 10 else ''}"
+                f"{dataset.name}: {len(fetched.ignored_ids)} id(s) in {fetched.source} are not configured and were"
+                f" ignored: {', '.join(fetched.ignored_ids[:10])}{' ...' if len(fetched.ignored_ids) > 10 else ''}"
                 " (add them to the seeds in dbt_project/seeds/ to load them)"
             )
-        for line in summarise_failures(dataset, result.failures):
+        for line in summarise_failures(dataset, fetched.failures):
             context.log.warning(line)
-        written = warehouse.replace_window(result, ids, start, end, loaded_at=datetime.now(UTC).replace(tzinfo=None))
-        frame = result.frame[result.frame[dataset.entity_column].isin(written.ids_replaced)]
-        loaded = set(frame[dataset.entity_column])
-        no_rows = sorted(set(written.ids_replaced) - loaded)
-        dates = frame[dataset.date_column]
+        if isinstance(fetched, QueryFetch):
+            written = write_from_query(fetched, warehouse, ids, start, end, loaded_at)
+        else:
+            written = warehouse.replace_window(fetched, ids, start, end, loaded_at=loaded_at)
+        no_rows = sorted(set(written.ids_replaced) - set(written.ids_loaded))
         return MaterializeResult(
             metadata={
-                "source": result.source,
+                "source": fetched.source,
                 "calendars": ", ".join(config.calendars) or "all",
                 "window": f"{start}..{end}",
                 "rows_written": written.rows_written,
                 "rows_replaced": written.rows_replaced,
-                "first_date": MetadataValue.text(str(dates.min()) if len(dates) else "none"),
-                "last_date": MetadataValue.text(str(dates.max()) if len(dates) else "none"),
-                "ids_loaded": len(loaded),
+                "first_date": MetadataValue.text(str(written.first_date or "none")),
+                "last_date": MetadataValue.text(str(written.last_date or "none")),
+                "ids_loaded": len(written.ids_loaded),
                 "ids_without_rows_in_window": MetadataValue.text(", ".join(no_rows) or "none"),
-                "ids_failed": MetadataValue.json(result.failures),
+                "ids_failed": MetadataValue.json(fetched.failures),
             }
         )
 

@@ -26,7 +26,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from orchestration.datasets import DATASETS
-from orchestration.resources.providers.base import FetchResult
+from orchestration.resources.providers.base import FetchResult, QueryFetch
 
 T = TypeVar("T")
 
@@ -63,7 +63,18 @@ class WarehouseLockedError(RuntimeError):
 class WriteSummary:
     rows_written: int
     rows_replaced: int
-    ids_replaced: list[str]
+    ids_replaced: list[str]  # every id whose window was replaced, with rows or without
+    ids_loaded: list[str]  # those of them that have rows in the window
+    first_date: date | None
+    last_date: date | None
+
+
+class RejectedRows(Exception):  # noqa: N818 - it carries rows, not an error message
+    """Rows a write found unusable once they were in its transaction, which was rolled back."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        super().__init__(f"{len(frame)} rejected row(s)")
+        self.frame = frame
 
 
 class WarehouseSession:
@@ -254,7 +265,70 @@ class Warehouse(ConfigurableResource, ABC):
             return int(replaced)
 
         replaced = self._retrying(write)
-        return WriteSummary(rows_written=len(frame), rows_replaced=replaced, ids_replaced=ids)
+        dates = frame[dataset.date_column]
+        return WriteSummary(
+            rows_written=len(frame), rows_replaced=replaced, ids_replaced=ids,
+            ids_loaded=sorted(set(frame[dataset.entity_column])),
+            first_date=dates.min() if len(dates) else None, last_date=dates.max() if len(dates) else None,
+        )
+
+    def replace_window_from_query(
+        self,
+        fetch: QueryFetch,
+        requested_ids: list[str],
+        start: date,
+        end: date,
+        loaded_at: datetime,
+        expected_currency: dict[str, str] | None = None,
+    ) -> WriteSummary:
+        """`replace_window` for rows given as SQL: DuckDB reads the source into the table itself, so a
+        20M-row file never becomes a frame. `expected_currency` (id -> ISO code): a row labelled
+        otherwise rolls the write back and is raised as RejectedRows, the same screen the frame path
+        applies before writing."""
+        dataset = fetch.dataset
+        entity, when = dataset.entity_column, dataset.date_column
+        ids = sorted(set(requested_ids) - set(fetch.failures))
+        columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
+        window = f"{entity} in (select unnest(?::varchar[])) and {when} between ? and ?"
+
+        def write() -> tuple[int, int, list]:
+            self.ensure_raw_tables()
+            with self.connect() as conn:
+                conn.execute("begin transaction")
+                try:
+                    replaced = conn.execute(f"delete from {dataset.table} where {window}", [ids, start, end]).fetchone()[0]
+                    written = conn.execute(
+                        f"insert into {dataset.table} ({columns})"
+                        f" select {', '.join(dataset.column_names)}, ?, ? from ({fetch.sql})"
+                        f" where {window}",
+                        [fetch.source, loaded_at, *fetch.params, ids, start, end],
+                    ).fetchone()[0]
+                    if expected_currency:
+                        mislabelled = conn.execute(
+                            f"select t.* from {dataset.table} t join (select unnest(?::varchar[]) as id,"
+                            f" unnest(?::varchar[]) as currency) e on e.id = t.{entity}"
+                            f" where {window} and t.currency is distinct from e.currency limit 1000",
+                            [list(expected_currency), list(expected_currency.values()), ids, start, end],
+                        ).df()
+                        if len(mislabelled):
+                            raise RejectedRows(mislabelled[list(dataset.column_names)])
+                    spans = conn.execute(
+                        f"select {entity}, min({when}), max({when}) from {dataset.table}"
+                        f" where {window} group by all order by 1",
+                        [ids, start, end],
+                    ).fetchall()
+                    conn.execute("commit")
+                except BaseException:
+                    conn.execute("rollback")
+                    raise
+            return int(replaced), int(written), spans
+
+        replaced, written, spans = self._retrying(write)
+        return WriteSummary(
+            rows_written=written, rows_replaced=replaced, ids_replaced=ids,
+            ids_loaded=[s[0] for s in spans],
+            first_date=min((s[1] for s in spans), default=None), last_date=max((s[2] for s in spans), default=None),
+        )
 
     def _retrying(self, write: Callable[[], T]) -> T:
         """Runs a raw write transaction; a warehouse whose commits can conflict with another run's retries it."""

@@ -126,6 +126,19 @@ def unusable_values(
     return {i: f"{len(p)} unusable row(s), e.g. " + "; ".join(p[:3]) for i, p in problems.items()}
 
 
+@dataclass(frozen=True)
+class QueryFetch:
+    """A dataset's rows as DuckDB SQL over the source's files rather than a frame: what a large snapshot
+    export hands to the warehouse, which then reads it itself without a pandas copy of 20M rows."""
+
+    dataset: Dataset
+    sql: str  # selects the dataset's columns, typed, of the requested ids and window
+    params: list
+    source: str
+    failures: dict[str, str] = field(default_factory=dict)
+    ignored_ids: list[str] = field(default_factory=list)
+
+
 class MarketDataProvider(ConfigurableResource, ABC):
     """A source of the five datasets. Implementations: snapshot folder, akshare, yfinance."""
 
@@ -157,6 +170,11 @@ class MarketDataProvider(ConfigurableResource, ABC):
 
     def date_range(self) -> tuple[date, date] | None:
         """The span of dates the provider holds, where that is knowable (a snapshot folder); else None."""
+        return None
+
+    def fetch_query(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> QueryFetch | None:
+        """The rows `fetch` would return, as SQL the warehouse can run, where the provider can say so
+        (a checked snapshot file of a dated, not as-of, dataset); else None, and `fetch` is used."""
         return None
 
     def as_of_lookback(self, dataset: Dataset) -> timedelta | None:
