@@ -18,9 +18,13 @@ from orchestration.settings import DBT_PROJECT_DIR
 TOTALS = (check_members_priced, check_constituents)
 
 
-def dbt_test(database: Path, test_name: str) -> list[dict]:
-    """Run one dbt test against `database` (closed by the caller); returns its run_results entry."""
+def dbt_test(database: Path, test_name: str, window_start: str | None = None) -> list[dict]:
+    """Run one dbt test against `database` (closed by the caller); returns its run_results entry.
+    `window_start`: as an incremental run from the Dagster asset (CTR_WINDOW_MIN_DATE)."""
     env = {**os.environ, "DUCKDB_DATABASE": str(database)}
+    env.pop("CTR_WINDOW_MIN_DATE", None)
+    if window_start:
+        env["CTR_WINDOW_MIN_DATE"] = window_start
     dbt = str(Path(sys.executable).parent / "dbt")
     # Its own target folder: the project's target/manifest.json is read by runs in other test processes.
     target = database.parent / "dbt_target"
@@ -71,6 +75,19 @@ def test_broken_basket_total_fails_the_dbt_test(built, tmp_path):
            where basket_id = 'GLOBAL_AI_EX_CN' and symbol = 'NVDA' and trade_date = '2026-01-13'""")
     [result] = dbt_test(copy, "assert_basket_market_cap_equals_sum_of_members")
     assert result["status"] == "fail" and result["failures"] == 2
+
+
+def test_an_incremental_run_checks_the_key_of_the_rows_it_rewrote_and_a_full_build_every_row(built, tmp_path):
+    # A duplicate member-day dated before the window: a run recomputing from 2026-01-14 did not write
+    # it (it rewrites rows from its window start on), so its test does not scan the 20M rows before.
+    copy = broken_copy(built, tmp_path,
+        """insert into marts.fct_ai_basket_members_daily select * from marts.fct_ai_basket_members_daily
+           where symbol = 'NVDA' and trade_date = '2026-01-13'""")
+    test = "unique_combination_fct_ai_basket_members_daily_basket_id__symbol__trade_date__trade_date"
+    [windowed] = dbt_test(copy, test, window_start="2026-01-14")
+    [whole] = dbt_test(copy, test)
+    assert windowed["status"] == "pass"
+    assert whole["status"] == "fail" and whole["failures"] == 1
 
 
 def test_missing_member_warns_naming_the_symbol_and_why(warehouse_copy):
