@@ -128,10 +128,17 @@ with prices as (
     select md.basket_id, md.symbol, md.trade_date, p.close as close_local, p.currency
     from member_dates as md
     asof join prices as p on md.basket_id = p.basket_id and md.symbol = p.symbol and md.trade_date >= p.trade_date
+), fx_days as (
+    -- the project's trick, so the baseline stays the engine's best: a rate per calendar day, hash-joined
+    select d.currency, d.day, f.usd_per_unit
+    from (select currency, unnest(generate_series(min(trade_date), (select max(trade_date) from basket_dates),
+                                                  interval 1 day))::date as day
+          from raw.fx_rates group by currency) as d
+    asof join raw.fx_rates as f on d.currency = f.currency and d.day >= f.trade_date
 ), fx as (
     select closes.*, case when closes.currency = 'USD' then 1.0 else f.usd_per_unit end as usd_per_unit
     from closes
-    asof left join raw.fx_rates as f on closes.currency = f.currency and closes.trade_date >= f.trade_date
+    left join fx_days as f on closes.currency = f.currency and closes.trade_date = f.day
 ), shares as (
     select fx.*, s.shares_outstanding from fx
     asof left join raw.shares_outstanding as s on fx.symbol = s.symbol and fx.trade_date >= s.as_of_date

@@ -58,18 +58,43 @@ closes_asof as (
 
 ),
 
+fx_days as (
+
+    -- the rate in force on every calendar day, so that the 20M member-days find theirs by a hash
+    -- join on (currency, date): an as-of join would sort them all by currency and date first
+    select
+        days.currency,
+        days.trade_date,
+        fx.trade_date as fx_date,
+        fx.usd_per_unit
+
+    from (
+        select
+            currency,
+            unnest(generate_series(
+                min(trade_date), (select max(trade_date) from member_dates), interval 1 day
+            ))::date as trade_date
+        from fx_rates
+        group by currency
+    ) as days
+    asof inner join fx_rates as fx
+        on days.currency = fx.currency
+        and days.trade_date >= fx.trade_date
+
+),
+
 fx_asof as (
 
     -- the currency is the one on the price row used, so a re-quoted listing converts correctly
     select
         closes_asof.*,
-        case when closes_asof.currency = 'USD' then null else fx.trade_date end as fx_date,
+        case when closes_asof.currency = 'USD' then null else fx.fx_date end as fx_date,
         case when closes_asof.currency = 'USD' then 1.0 else fx.usd_per_unit end as usd_per_unit
 
     from closes_asof
-    asof left join fx_rates as fx
+    left join fx_days as fx
         on closes_asof.currency = fx.currency
-        and closes_asof.trade_date >= fx.trade_date
+        and closes_asof.trade_date = fx.trade_date
 
 ),
 
