@@ -107,3 +107,34 @@ def test_bad_file_fails_the_asset_with_location_and_keeps_existing_rows(snapshot
     ]
     assert any("stock_prices.csv, line 5, column 'close' (symbol NVDA): must be greater than zero" in e for e in errors)
     assert table_rows(settings, "stock_prices") == before
+
+
+def test_a_snapshot_file_written_inside_duckdb_lands_exactly_as_through_a_frame(tmp_path):
+    # A snapshot file goes source-to-table in SQL (no frame of 20M rows); a live source goes through a
+    # frame. Both must write the same rows and report the same summary, on the bundled sample's prices.
+    from datetime import datetime
+
+    from orchestration import reference
+    from orchestration.datasets import STOCK_PRICES
+    from orchestration.resources.providers.snapshot import SnapshotProvider
+    from orchestration.resources.warehouse import DuckDBFileWarehouse
+    from orchestration.settings import SAMPLE_DIR
+
+    provider = SnapshotProvider(snapshot_dir=str(SAMPLE_DIR))
+    ids = [*reference.stock_symbols()[:12], "NOT.LISTED"]
+    start, end, loaded_at = date(2025, 12, 20), date(2026, 1, 10), datetime(2026, 1, 11)
+    by_query = DuckDBFileWarehouse(database=str(tmp_path / "query.duckdb"))
+    by_frame = DuckDBFileWarehouse(database=str(tmp_path / "frame.duckdb"))
+    fetched = provider.fetch_query(STOCK_PRICES, ids, start, end)
+    assert fetched is not None and "NOT.LISTED" in fetched.failures
+    summaries = [
+        by_query.replace_window_from_query(fetched, ids, start, end, loaded_at, reference.currency_of_symbol()),
+        by_frame.replace_window(provider.fetch(STOCK_PRICES, ids, start, end), ids, start, end, loaded_at),
+    ]
+    tables = []
+    for warehouse in (by_query, by_frame):
+        with warehouse.session() as wh:
+            tables.append(wh.rows("select * from raw.stock_prices order by symbol, trade_date"))
+    assert tables[0] == tables[1] and len(tables[0]) > 100
+    assert summaries[0] == summaries[1]
+    assert summaries[0].first_date == start.replace(day=22) and len(summaries[0].ids_loaded) == 12
