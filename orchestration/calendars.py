@@ -153,7 +153,7 @@ def exchange_calendar(name: str, start: date | None = None, end: date | None = N
             calendar = pickle.load(cached)
         if isinstance(calendar, xcals.ExchangeCalendar) and calendar.name == xcals.resolve_alias(name):
             return calendar
-    except Exception:  # noqa: BLE001, S301 - a missing, partial or foreign file: build it again
+    except Exception:  # noqa: BLE001, S110 - a missing, partial or foreign file: build it again
         pass
     calendar = xcals.get_calendar(name, start=start and start.isoformat(), end=end and end.isoformat())
     try:

@@ -69,7 +69,7 @@ class WriteSummary:
     last_date: date | None
 
 
-class RejectedRows(Exception):  # noqa: N818 - it carries rows, not an error message
+class RejectedRows(Exception):
     """Rows a write found unusable once they were in its transaction, which was rolled back."""
 
     def __init__(self, frame: pd.DataFrame) -> None:

@@ -105,11 +105,11 @@ class CheckedFile:
         """The window's typed rows of `ids` as SQL and its parameters (only for a file DuckDB checked)."""
         assert self.typed_sql is not None
         when, entity = self.dataset.date_column, self.dataset.entity_column
-        return (
+        sql = (
             f"select {', '.join(self.dataset.column_names)} from ({self.typed_sql})"
-            f" where {when} between ? and ? and {entity} in (select unnest(?::varchar[]))",
-            [start, end, list(ids)],
+            f" where {when} between ? and ? and {entity} in (select unnest(?::varchar[]))"
         )
+        return sql, [start, end, list(ids)]
 
     def rows(self, start: date | None = None, end: date | None = None, ids: Sequence[str] | None = None) -> pd.DataFrame:
         when, entity = self.dataset.date_column, self.dataset.entity_column
