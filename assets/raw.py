@@ -36,7 +36,7 @@ from orchestration.resources.providers.base import (
     QueryFetch,
     unusable_values,
 )
-from orchestration.resources.warehouse import RejectedRows, Warehouse, WriteSummary
+from orchestration.resources.warehouse import Warehouse, WarehouseSession, WriteSummary
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -103,16 +103,27 @@ def unusable_error(source: str, dataset: Dataset, unusable: dict[str, str]) -> P
 def write_from_query(
     fetch: QueryFetch, warehouse: Warehouse, ids: list[str], start, end, loaded_at: datetime
 ) -> WriteSummary:
-    """The rows go from the source to the warehouse inside DuckDB, screened there for the one thing the
-    provider's own validation cannot know: the currency each listing is configured in."""
+    """The rows go from the source to the warehouse inside DuckDB. `screen`'s rule for them runs on the
+    written rows before the commit: the provider's own validation cannot know the currency each listing
+    is configured in, and a mislabelled row rolls the write back."""
     dataset = fetch.dataset
-    priced = dataset.entity_column == "symbol" and "currency" in dataset.column_names
-    currency_of = reference.currency_of_symbol() if priced else None
-    try:
-        return warehouse.replace_window_from_query(fetch, ids, start, end, loaded_at, currency_of)
-    except RejectedRows as rejected:
-        rows = rejected.frame.assign(**{dataset.date_column: rejected.frame[dataset.date_column].dt.date})
-        raise unusable_error(fetch.source, dataset, unusable_values(dataset, rows, currency_of)) from None
+    entity, when = dataset.entity_column, dataset.date_column
+    if not (entity == "symbol" and "currency" in dataset.column_names):
+        return warehouse.replace_window_from_query(fetch, ids, start, end, loaded_at)
+    currency_of = reference.currency_of_symbol()
+    window = f"{entity} in (select unnest(?::varchar[])) and {when} between ? and ?"
+
+    def verify(written: WarehouseSession) -> None:
+        labels = written.rows(f"select distinct {entity}, currency from {dataset.table} where {window}", [ids, start, end])
+        wrong = sorted({i for i, currency in labels if i in currency_of and currency != currency_of[i]})
+        if wrong:
+            rows = written.frame(
+                f"select {', '.join(dataset.column_names)} from {dataset.table} where {window}", [wrong, start, end]
+            )
+            rows[when] = rows[when].dt.date
+            raise unusable_error(fetch.source, dataset, unusable_values(dataset, rows, currency_of))
+
+    return warehouse.replace_window_from_query(fetch, ids, start, end, loaded_at, verify)
 
 
 def drop_restatements(result: FetchResult, warehouse: Warehouse, start) -> FetchResult:

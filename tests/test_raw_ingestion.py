@@ -114,6 +114,7 @@ def test_a_snapshot_file_written_inside_duckdb_lands_exactly_as_through_a_frame(
     # frame. Both must write the same rows and report the same summary, on the bundled sample's prices.
     from datetime import datetime
 
+    from assets.raw import write_from_query
     from orchestration import reference
     from orchestration.datasets import STOCK_PRICES
     from orchestration.resources.providers.snapshot import SnapshotProvider
@@ -128,7 +129,7 @@ def test_a_snapshot_file_written_inside_duckdb_lands_exactly_as_through_a_frame(
     fetched = provider.fetch_query(STOCK_PRICES, ids, start, end)
     assert fetched is not None and "NOT.LISTED" in fetched.failures
     summaries = [
-        by_query.replace_window_from_query(fetched, ids, start, end, loaded_at, reference.currency_of_symbol()),
+        write_from_query(fetched, by_query, ids, start, end, loaded_at),
         by_frame.replace_window(provider.fetch(STOCK_PRICES, ids, start, end), ids, start, end, loaded_at),
     ]
     tables = []

@@ -25,7 +25,7 @@ import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from orchestration.datasets import DATASETS
+from orchestration.datasets import DATASETS, Dataset
 from orchestration.resources.providers.base import FetchResult, QueryFetch
 
 T = TypeVar("T")
@@ -67,14 +67,6 @@ class WriteSummary:
     ids_loaded: list[str]  # those of them that have rows in the window
     first_date: date | None
     last_date: date | None
-
-
-class RejectedRows(Exception):
-    """Rows a write found unusable once they were in its transaction, which was rolled back."""
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        super().__init__(f"{len(frame)} rejected row(s)")
-        self.frame = frame
 
 
 class WarehouseSession:
@@ -243,34 +235,7 @@ class Warehouse(ConfigurableResource, ABC):
         frame["source"] = frame["source"].fillna(result.source) if "source" in frame.columns else result.source
         frame["loaded_at"] = loaded_at
         columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
-
-        def write() -> int:
-            self.ensure_raw_tables()
-            with self.connect() as conn:
-                conn.register("incoming", frame)
-                conn.execute("begin transaction")
-                try:
-                    replaced = conn.execute(
-                        f"delete from {dataset.table} where {dataset.entity_column} in (select unnest(?::varchar[]))"
-                        f" and {dataset.date_column} between ? and ?",
-                        [ids, start, end],
-                    ).fetchone()[0]
-                    conn.execute(f"insert into {dataset.table} ({columns}) select {columns} from incoming")
-                    conn.execute("commit")
-                except BaseException:
-                    conn.execute("rollback")
-                    raise
-                finally:
-                    conn.unregister("incoming")
-            return int(replaced)
-
-        replaced = self._retrying(write)
-        dates = frame[dataset.date_column]
-        return WriteSummary(
-            rows_written=len(frame), rows_replaced=replaced, ids_replaced=ids,
-            ids_loaded=sorted(set(frame[dataset.entity_column])),
-            first_date=dates.min() if len(dates) else None, last_date=dates.max() if len(dates) else None,
-        )
+        return self._replace_rows(dataset, ids, start, end, f"select {columns} from incoming", [], incoming=frame)
 
     def replace_window_from_query(
         self,
@@ -279,48 +244,56 @@ class Warehouse(ConfigurableResource, ABC):
         start: date,
         end: date,
         loaded_at: datetime,
-        expected_currency: dict[str, str] | None = None,
+        verify: Callable[[WarehouseSession], None] | None = None,
     ) -> WriteSummary:
-        """`replace_window` for rows given as SQL: DuckDB reads the source into the table itself, so a
-        20M-row file never becomes a frame. `expected_currency` (id -> ISO code): a row labelled
-        otherwise rolls the write back and is raised as RejectedRows, the same screen the frame path
-        applies before writing."""
+        """`replace_window` for rows given as SQL (already of the window and ids): DuckDB reads the source
+        into the table itself, so a 20M-row file never becomes a frame. `verify` sees the written rows
+        inside the transaction; whatever it raises rolls the write back."""
         dataset = fetch.dataset
-        entity, when = dataset.entity_column, dataset.date_column
         ids = sorted(set(requested_ids) - set(fetch.failures))
-        columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
-        window = f"{entity} in (select unnest(?::varchar[])) and {when} between ? and ?"
+        select = f"select {', '.join(dataset.column_names)}, ?, ? from ({fetch.sql})"
+        return self._replace_rows(dataset, ids, start, end, select, [fetch.source, loaded_at, *fetch.params],
+                                  verify=verify)
 
-        def write() -> tuple[int, int, list]:
+    def _replace_rows(
+        self,
+        dataset: Dataset,
+        ids: list[str],
+        start: date,
+        end: date,
+        select: str,
+        params: list,
+        incoming: pd.DataFrame | None = None,
+        verify: Callable[[WarehouseSession], None] | None = None,
+    ) -> WriteSummary:
+        """One transaction: delete [start, end] of `ids`, insert what `select` returns (the dataset's
+        columns, source, loaded_at), let `verify` look, commit; and what was written, per id."""
+        window = f"{dataset.entity_column} in (select unnest(?::varchar[])) and {dataset.date_column} between ? and ?"
+        columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
+
+        def write() -> tuple[int, int, list[tuple]]:
             self.ensure_raw_tables()
             with self.connect() as conn:
+                if incoming is not None:
+                    conn.register("incoming", incoming)
                 conn.execute("begin transaction")
                 try:
                     replaced = conn.execute(f"delete from {dataset.table} where {window}", [ids, start, end]).fetchone()[0]
-                    written = conn.execute(
-                        f"insert into {dataset.table} ({columns})"
-                        f" select {', '.join(dataset.column_names)}, ?, ? from ({fetch.sql})"
-                        f" where {window}",
-                        [fetch.source, loaded_at, *fetch.params, ids, start, end],
-                    ).fetchone()[0]
-                    if expected_currency:
-                        mislabelled = conn.execute(
-                            f"select t.* from {dataset.table} t join (select unnest(?::varchar[]) as id,"
-                            f" unnest(?::varchar[]) as currency) e on e.id = t.{entity}"
-                            f" where {window} and t.currency is distinct from e.currency limit 1000",
-                            [list(expected_currency), list(expected_currency.values()), ids, start, end],
-                        ).df()
-                        if len(mislabelled):
-                            raise RejectedRows(mislabelled[list(dataset.column_names)])
+                    written = conn.execute(f"insert into {dataset.table} ({columns}) {select}", params).fetchone()[0]
+                    if verify is not None:
+                        verify(WarehouseSession(conn))
                     spans = conn.execute(
-                        f"select {entity}, min({when}), max({when}) from {dataset.table}"
-                        f" where {window} group by all order by 1",
+                        f"select {dataset.entity_column}, min({dataset.date_column}), max({dataset.date_column})"
+                        f" from {dataset.table} where {window} group by all order by 1",
                         [ids, start, end],
                     ).fetchall()
                     conn.execute("commit")
                 except BaseException:
                     conn.execute("rollback")
                     raise
+                finally:
+                    if incoming is not None:
+                        conn.unregister("incoming")
             return int(replaced), int(written), spans
 
         replaced, written, spans = self._retrying(write)

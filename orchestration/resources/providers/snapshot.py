@@ -101,6 +101,10 @@ class CheckedFile:
     text_values: dict[str, list[str]] = field(default_factory=dict)
     frame: pd.DataFrame | None = None
 
+    def misses(self, ids: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+        """The requested ids the file lacks (each with why) and the ids it holds that nobody asked for."""
+        return {i: f"not in {self.path}" for i in sorted(set(ids) - self.ids)}, sorted(self.ids - set(ids))
+
     def query(self, start: date, end: date, ids: Sequence[str]) -> tuple[str, list]:
         """The window's typed rows of `ids` as SQL and its parameters (only for a file DuckDB checked)."""
         assert self.typed_sql is not None
@@ -372,8 +376,7 @@ class SnapshotProvider(MarketDataProvider):
         if checked is None or checked.typed_sql is None or checked.first is None:
             return None
         sql, params = checked.query(start, end, ids)
-        failures = {i: f"not in {checked.path}" for i in sorted(set(ids) - checked.ids)}
-        return QueryFetch(dataset, sql, params, self.source_name, failures, sorted(checked.ids - set(ids)))
+        return QueryFetch(dataset, sql, params, self.source_name, *checked.misses(ids))
 
     def date_range(self) -> tuple[date, date] | None:
         """First and last date the folder holds, over all its files."""
@@ -398,9 +401,7 @@ class SnapshotProvider(MarketDataProvider):
         if checked.first is None:
             reason = f"{path} holds a header and no rows"
             return FetchResult(dataset, checked.rows(), self.source_name, {i: reason for i in ids})
-        failures = {i: f"not in {path}" for i in sorted(set(ids) - checked.ids)}
-        return FetchResult(dataset, checked.rows(start, end, ids), self.source_name, failures,
-                           ignored_ids=sorted(checked.ids - set(ids)))
+        return FetchResult(dataset, checked.rows(start, end, ids), self.source_name, *checked.misses(ids))
 
     def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
         return self._select(INDEX_PRICES, index_ids, start, end)
