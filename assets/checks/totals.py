@@ -57,24 +57,67 @@ def load_expected_members(wh) -> list[str]:
         fallbacks += lookup.fallbacks
         if lookup.day is not None:
             rows.append((m.basket_id, m.symbol, lookup.day))
+    baskets, symbols, days = (list(column) for column in zip(*rows)) if rows else ([], [], [])
     wh.execute(
-        "create or replace temp table _expected_members (basket_id varchar, symbol varchar, first_expected date)"
+        "create or replace temp table _expected_members as"
+        " select unnest(?::varchar[]) as basket_id, unnest(?::varchar[]) as symbol, unnest(?::date[]) as first_expected",
+        [baskets, symbols, days],
     )
-    if rows:
-        wh.executemany("insert into _expected_members values (?, ?, ?)", rows)
     return sorted(set(fallbacks))
 
+
+# The basket days whose priced members may differ from the listed ones, found from counts: a member
+# priced and expected by the day is in both sets (a member-day is one row, the mart's key), so the sets
+# are equal exactly when those equal the listed count and nothing else is priced. Only these days are
+# then compared member by member: on a clean mart of 20M member-days that is none.
+SUSPECT_DAYS_SQL = f"""
+create or replace temp table _suspect_days as
+with listed_by_date as (
+    select basket_id, first_expected,
+           sum(count(*)) over (partition by basket_id order by first_expected) as members_listed
+    from _expected_members
+    group by basket_id, first_expected
+),
+listed as (
+    select b.basket_id, b.trade_date, b.members_priced, coalesce(l.members_listed, 0) as members_listed
+    from {BASKET} as b
+    asof left join listed_by_date as l
+        on b.basket_id = l.basket_id and b.trade_date >= l.first_expected
+),
+priced as (
+    select d.basket_id, d.trade_date,
+           count(*) filter (where e.first_expected <= d.trade_date) as priced_and_listed,
+           count(*) filter (where e.first_expected is null or e.first_expected > d.trade_date) as priced_unlisted
+    from {MEMBERS_DAILY} as d
+    left join _expected_members as e on d.basket_id = e.basket_id and d.symbol = e.symbol
+    where d.market_cap_usd is not null
+    group by all
+)
+select coalesce(l.basket_id, p.basket_id) as basket_id, coalesce(l.trade_date, p.trade_date) as trade_date
+from listed as l
+full join priced as p on l.basket_id = p.basket_id and l.trade_date = p.trade_date
+where l.basket_id is null
+   or l.members_priced <> l.members_listed
+   or coalesce(p.priced_and_listed, 0) <> l.members_listed
+   or coalesce(p.priced_unlisted, 0) > 0
+"""
 
 MEMBERS_SQL = f"""
 create or replace temp table _member_gaps as
 with should as (
     select b.basket_id, b.trade_date, e.symbol
     from {BASKET} as b
+    semi join _suspect_days as s on b.basket_id = s.basket_id and b.trade_date = s.trade_date
     join _expected_members as e
         on b.basket_id = e.basket_id and e.first_expected <= b.trade_date
 ),
+member_days as (
+    select d.*
+    from {MEMBERS_DAILY} as d
+    semi join _suspect_days as s on d.basket_id = s.basket_id and d.trade_date = s.trade_date
+),
 priced as (
-    select basket_id, trade_date, symbol from {MEMBERS_DAILY} where market_cap_usd is not null
+    select basket_id, trade_date, symbol from member_days where market_cap_usd is not null
 )
 select s.basket_id, s.trade_date, s.symbol, 'missing' as kind,
        case when d.symbol is null then 'no price yet'
@@ -82,7 +125,7 @@ select s.basket_id, s.trade_date, s.symbol, 'missing' as kind,
             when d.usd_per_unit is null then 'no ' || d.currency || ' FX rate as of the date'
             else 'no market cap' end as reason
 from should as s
-left join {MEMBERS_DAILY} as d
+left join member_days as d
     on s.basket_id = d.basket_id and s.trade_date = d.trade_date and s.symbol = d.symbol
 where not exists (
     select 1 from priced as p
@@ -105,6 +148,7 @@ MEMBERS_BY_DAY_SQL = f"""
 with expected_count as (
     select b.basket_id, b.trade_date, b.members_priced, count(e.symbol) as members_listed
     from {BASKET} as b
+    semi join _suspect_days as s on b.basket_id = s.basket_id and b.trade_date = s.trade_date
     left join _expected_members as e
         on b.basket_id = e.basket_id and e.first_expected <= b.trade_date
     group by all
@@ -124,6 +168,7 @@ def check_members_priced(wh, provider=None, instance=None) -> AssetCheckResult:
     if guard:
         return guard
     fallbacks = load_expected_members(wh)
+    wh.execute(SUSPECT_DAYS_SQL)
     wh.execute(MEMBERS_SQL)
     by_symbol_cols, by_symbol = wh.query(MEMBERS_BY_SYMBOL_SQL)
     by_day_cols, by_day = wh.query(MEMBERS_BY_DAY_SQL)

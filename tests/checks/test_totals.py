@@ -105,6 +105,19 @@ def test_missing_member_warns_naming_the_symbol_and_why(warehouse_copy):
         "0700.HK, 688256.SS" in meta(result, "failing_days_latest_first")
 
 
+def test_a_member_priced_before_its_listing_in_place_of_a_missing_one_warns(warehouse_copy):
+    # Same count, different members: on 2026-01-07 Tencent has no price and Zhipu (listed 2026-01-08)
+    # has one, so members_priced still equals the members listed; the check compares the members.
+    warehouse_copy.execute("""update marts.fct_ai_basket_members_daily set symbol = '2513.HK'
+                              where symbol = '0700.HK' and trade_date = '2026-01-07'""")
+    result = check_members_priced(warehouse_copy)
+    assert not result.passed
+    table = meta(result, "by_symbol")
+    assert "| CN_AI | 0700.HK | missing | no price yet | 1 | 2026-01-07 | 2026-01-07 |" in table
+    assert "| CN_AI | 2513.HK | unexpected | priced before its seed listing date | 1 | 2026-01-07 | 2026-01-07 |" in table
+    assert meta(result, "failing_days") == 1
+
+
 def test_late_listings_and_closed_exchanges_are_not_missing(warehouse_copy):
     # The clean slice has five December/January listings and Tokyo members absent on Tokyo holidays
     # (2026-01-01..02, 01-12): none of that is a gap.
