@@ -127,10 +127,21 @@ def run_window(tags: Mapping[str, str]) -> dict[str, str | None]:
 class DbtBuildConfig(Config):
     # Rebuild the incremental models whole (`dbt build --full-refresh`), e.g. after a model's SQL changed.
     full_refresh: bool = False
+    # dbt's unit tests check the models' SQL on fixed fixture rows, not the data, so they give the same
+    # answer on every run: `make test` runs them (tests/test_dbt_unit_tests.py) and a run skips them,
+    # as dbt advises for production.
+    unit_tests: bool = False
     report_as_of: str | None = Field(
         default=None,
         description="ISO date (YYYY-MM-DD) the headline report models are as of; default: the latest date in the marts.",
     )
+
+    def build_args(self) -> list[str]:
+        return [
+            "build",
+            *(["--full-refresh"] if self.full_refresh else []),
+            *([] if self.unit_tests else ["--exclude-resource-type", "unit_test"]),
+        ]
 
     def report_env(self) -> dict[str, str | None]:
         """The report date for dbt (macros/report_as_of.sql), checked here so a typo fails before dbt runs."""
@@ -175,7 +186,7 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
         # On a lake another run's build may be rewriting the same tables: the two take turns.
         with warehouse.exclusive("transform"):
             with environment(window):
-                invocation = dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context)
+                invocation = dbt.cli(config.build_args(), context=context)
             # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).
             yield from with_table_metadata(invocation, warehouse)
         # Reached only when dbt succeeded (a failed build raises above). A run of some marts alone, from

@@ -137,19 +137,29 @@ def generate(folder: Path, symbols: int, start: date) -> None:
     marker.write_text(json.dumps(counts))
 
 
-def cut_last_day(generated: Path, snapshot: Path, include_last_day: bool) -> None:
-    """The snapshot the project reads: every generated row, or all but those of LAST_DAY."""
+def cut_last_day(generated: Path, snapshot: Path) -> None:
+    """The snapshot the project reads first: every generated row but those of LAST_DAY."""
     snapshot.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as con:
         for d in DATASETS:
-            src, dst = generated / d.file_name, snapshot / d.file_name
-            if include_last_day:
-                shutil.copyfile(src, dst)
-                continue
             con.execute(
-                f"copy (select * from read_csv('{src}', header = true, all_varchar = true)"
-                f" where {d.date_column} < '{LAST_DAY}') to '{dst}' (header, delimiter ',')"
+                f"copy (select * from read_csv('{generated / d.file_name}', header = true, all_varchar = true)"
+                f" where {d.date_column} < '{LAST_DAY}') to '{snapshot / d.file_name}' (header, delimiter ',')"
             )
+
+
+def append_last_day(generated: Path, snapshot: Path) -> None:
+    """What a daily export that appends does: the rows of LAST_DAY written at the end of each file."""
+    with duckdb.connect() as con:
+        for d in DATASETS:
+            day = snapshot / f"{d.file_name}.day"
+            con.execute(
+                f"copy (select * from read_csv('{generated / d.file_name}', header = true, all_varchar = true)"
+                f" where {d.date_column} = '{LAST_DAY}') to '{day}' (header false, delimiter ',')"
+            )
+            with (snapshot / d.file_name).open("ab") as out:
+                out.write(day.read_bytes())
+            day.unlink()
 
 
 def project_copy(dest: Path, symbols: int, start: date) -> Path:
@@ -247,7 +257,7 @@ def bench(scale: float, years: int, workdir: Path) -> dict:
     snapshot, logs = run / "snapshot", run / "logs"
     logs.mkdir(parents=True)
     project = project_copy(run / "project", symbols, start)
-    cut_last_day(generated, snapshot, include_last_day=False)
+    cut_last_day(generated, snapshot)
     rows = rows_in(snapshot)
     database = run / "warehouse" / "china_tech_rally.duckdb"
     env = {
@@ -273,7 +283,7 @@ def bench(scale: float, years: int, workdir: Path) -> dict:
                                    str(project / "dbt_project" / "seeds"), start.isoformat(), str(baseline_db)],
                   ROOT, env, logs / "baseline.log")
     agreement = compare_marts(database.parent / "published" / database.name, baseline_db)
-    cut_last_day(generated, snapshot, include_last_day=True)
+    append_last_day(generated, snapshot)
     day = measure("one-day run", [PY, "-m", "benchmarks.scale", "window", LAST_DAY.isoformat()], project, env,
                   logs / "incremental.log")
     sizes = {"warehouse_mb": database.stat().st_size / 1e6,

@@ -1,3 +1,4 @@
+import re
 from datetime import date
 from pathlib import Path
 
@@ -116,3 +117,83 @@ def test_provider_selects_window_and_reports_absent_ids_and_files(tmp_path):
     missing_file = provider.fx_rates(["CNY"], date(2024, 1, 1), date(2024, 1, 5))
     assert missing_file.frame.empty
     assert "fx_rates.csv does not exist" in missing_file.failures["CNY"]
+
+
+# --- a file that grew: its appended rows are checked, not the whole file again --------------------
+
+PRICES = "symbol,trade_date,close,currency\n" + "".join(
+    f"{s},2024-01-0{d},{10 + d},{c}\n" for d in (2, 3, 4) for s, c in (("NVDA", "USD"), ("0700.HK", "HKD"))
+)
+
+
+def checked_in_new_process(provider: SnapshotProvider):
+    # Another process: the in-process cache of checked files starts empty, the records on disk remain.
+    from orchestration.resources.providers import snapshot
+
+    snapshot._checked_unchanged.cache_clear()
+    return provider.check(STOCK_PRICES)
+
+
+@pytest.fixture
+def growing(tmp_path):
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    path = write(folder, "stock_prices.csv", PRICES)
+    provider = SnapshotProvider(snapshot_dir=str(folder), record_dir=str(tmp_path / "records"))
+    assert checked_in_new_process(provider).appended is None
+    return provider, path
+
+
+def test_appended_rows_are_checked_alone_and_read_like_a_whole_check(growing):
+    provider, path = growing
+    with path.open("a") as f:
+        f.write("NVDA,2024-01-05,15,USD\n9988.HK,2024-01-05,80,HKD\n")
+    grown = checked_in_new_process(provider)
+    assert grown.appended is not None and grown.appended[1] == date(2024, 1, 4)
+    whole = read_snapshot_file(path, STOCK_PRICES)
+    assert (grown.ids, grown.first, grown.last) == ({"NVDA", "0700.HK", "9988.HK"}, date(2024, 1, 2), date(2024, 1, 5))
+    for start in (date(2024, 1, 5), date(2024, 1, 3), None):
+        expected = whole[whole.trade_date >= (start or date.min)].reset_index(drop=True)
+        assert grown.rows(start).equals(expected)
+    day = provider.stock_prices(["NVDA", "9988.HK"], date(2024, 1, 5), date(2024, 1, 5)).frame
+    assert sorted(day.symbol) == ["9988.HK", "NVDA"] and sorted(day.close) == [15.0, 80.0]
+    # The record now covers the grown file: unchanged, it is not read again.
+    assert checked_in_new_process(provider).appended is None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # an old row edited in place (same size): the whole file is checked, the edit is seen
+        (lambda text: text.replace("NVDA,2024-01-02,12", "NVDA,2024-01-02,13"), None),
+        # a bad appended row: reported at its line of the whole file
+        (lambda text: text + "NVDA,2024-01-05,abc,USD\n", "line 8, column 'close' (symbol NVDA): not a number"),
+        # an appended row repeating an old key
+        (lambda text: text + "NVDA,2024-01-03,99,USD\n", "duplicate key (symbol, trade_date)"),
+        # appended rows dated before the last date: may repeat an old key, so the whole file is checked
+        (lambda text: text + "AAPL,2024-01-03,99,USD\n", None),
+    ],
+)
+def test_a_file_that_did_not_only_grow_is_checked_whole(growing, change, expected):
+    provider, path = growing
+    path.write_text(change(path.read_text()))
+    if expected:
+        with pytest.raises(SnapshotValidationError, match=re.escape(expected)):
+            checked_in_new_process(provider)
+        return
+    checked = checked_in_new_process(provider)
+    assert checked.appended is None
+    assert checked.rows().equals(read_snapshot_file(path, STOCK_PRICES))
+
+
+def test_a_last_line_without_newline_is_not_taken_as_a_prefix(tmp_path):
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    text = "symbol,trade_date,currency,close\nNVDA,2024-01-02,USD,12\nNVDA,2024-01-03,USD,14"
+    path = write(folder, "stock_prices.csv", text)
+    provider = SnapshotProvider(snapshot_dir=str(folder), record_dir=str(tmp_path / "records"))
+    checked_in_new_process(provider)
+    # The last row's close grows from 14 to 145: the old bytes are a prefix, but not of whole lines.
+    path.write_text(text + "5\nNVDA,2024-01-05,USD,15\n")
+    checked = checked_in_new_process(provider)
+    assert checked.appended is None and 145.0 in set(checked.rows().close)

@@ -14,7 +14,8 @@ def build_provider(settings: Settings) -> MarketDataProvider:
 
         return LiveProvider()
     label = "sample" if settings.is_bundled_sample else "snapshot"
-    return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label)
+    return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label,
+                            record_dir=str(settings.duckdb_database.parent / "snapshot_checks"))
 
 
 def build_warehouse(settings: Settings) -> Warehouse:
