@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
     AssetKey,
     BackfillPolicy,
     DagsterInstance,
@@ -15,6 +17,7 @@ from dagster import (
     Definitions,
     MaterializeResult,
     asset,
+    asset_check,
     define_asset_job,
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -30,19 +33,43 @@ def prices() -> MaterializeResult:
     return MaterializeResult(metadata={"rows_written": 7})
 
 
+@asset_check(asset=prices)
+def prices_positive() -> AssetCheckResult:
+    return AssetCheckResult(passed=True)
+
+
+@asset_check(asset=prices)
+def prices_fresh() -> AssetCheckResult:
+    return AssetCheckResult(passed=False)
+
+
+CHECKS = [AssetCheckKey(AssetKey("prices"), name) for name in ("prices_positive", "prices_fresh")]
+
+
 def _ranged_run(home: Path, start: str, end: str) -> None:
-    job = Definitions(assets=[prices], jobs=[define_asset_job("all", partitions_def=DAYS)]).resolve_job_def("all")
+    defs = Definitions(assets=[prices], asset_checks=[prices_positive, prices_fresh],
+                       jobs=[define_asset_job("all", partitions_def=DAYS)])
+    job = defs.resolve_job_def("all")
     with DagsterInstance.from_config(str(home)) as instance:
         tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
         assert job.execute_in_process(instance=instance, tags=tags).success
 
 
-def _recorded(home: Path) -> tuple[list[tuple], set[str], str]:
+def _recorded(home: Path) -> tuple:
     with DagsterInstance.from_config(str(home)) as instance:
         records = instance.fetch_materializations(AssetKey("prices"), limit=1000, ascending=True).records
         latest = instance.get_latest_materialization_event(AssetKey("prices"))
         rows = [(r.partition_key, r.asset_materialization.metadata["rows_written"].value) for r in records]
-        return rows, instance.get_materialized_partitions(AssetKey("prices")), latest.dagster_event.partition
+        storage = instance.event_log_storage
+        # Each run's events in order, and what the index shard answers about planned and evaluated checks.
+        runs = [[(e.dagster_event_type, e.dagster_event.asset_key if e.is_dagster_event else None)
+                 for e in instance.all_logs(run.run_id) if e.is_dagster_event]
+                for run in reversed(instance.get_runs())]
+        checks = [[(c.status, c.partition) for c in storage.get_asset_check_execution_history(key, limit=10)]
+                  for key in CHECKS]
+        planned = storage.get_latest_planned_materialization_info(AssetKey("prices"))
+        return (rows, instance.get_materialized_partitions(AssetKey("prices")), latest.dagster_event.partition,
+                runs, checks, planned is not None)
 
 
 @pytest.fixture
@@ -67,8 +94,9 @@ def test_a_ranged_run_is_recorded_as_dagsters_own_sqlite_storage_records_it(home
     project, stock = (_recorded(home) for home in homes.values())
 
     assert project == stock
-    rows, partitions, latest = project
+    rows, partitions, latest, runs, checks, planned = project
     assert len(rows) == 15 and len(partitions) == 14 and latest == "2025-01-01"
+    assert len(runs) == 2 and planned and all(history for history in checks), checks
     assert (homes["project"] / "history" / "runs" / "index.db").exists()
     with DagsterInstance.from_config(str(homes["project"])) as instance:
         assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
