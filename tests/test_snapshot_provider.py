@@ -149,7 +149,7 @@ def test_appended_rows_are_checked_alone_and_read_like_a_whole_check(growing):
     with path.open("a") as f:
         f.write("NVDA,2024-01-05,15,USD\n9988.HK,2024-01-05,80,HKD\n")
     grown = checked_in_new_process(provider)
-    assert grown.appended is not None and grown.appended[1] == date(2024, 1, 4)
+    assert grown.appended is not None and grown.appended.after == date(2024, 1, 4)
     whole = read_snapshot_file(path, STOCK_PRICES)
     assert (grown.ids, grown.first, grown.last) == ({"NVDA", "0700.HK", "9988.HK"}, date(2024, 1, 2), date(2024, 1, 5))
     for start in (date(2024, 1, 5), date(2024, 1, 3), None):
@@ -157,8 +157,13 @@ def test_appended_rows_are_checked_alone_and_read_like_a_whole_check(growing):
         assert grown.rows(start).equals(expected)
     day = provider.stock_prices(["NVDA", "9988.HK"], date(2024, 1, 5), date(2024, 1, 5)).frame
     assert sorted(day.symbol) == ["9988.HK", "NVDA"] and sorted(day.close) == [15.0, 80.0]
-    # The record now covers the grown file: unchanged, it is not read again.
-    assert checked_in_new_process(provider).appended is None
+    # Unchanged in the next process: not checked again, and the day's rows are still read from the
+    # appended bytes alone.
+    again = checked_in_new_process(provider)
+    assert again.appended is not None and again.appended.after == date(2024, 1, 4)
+    assert str(path) not in again.appended.typed_sql
+    assert again.rows(date(2024, 1, 5)).equals(grown.rows(date(2024, 1, 5)))
+    assert again.rows().equals(whole)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import json
 import mmap
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,16 @@ def read_snapshot_file(
 
 
 @dataclass(frozen=True)
+class Appended:
+    """The rows a file gained at its end: their typed SQL (over a copy of those bytes), the file's last
+    date before them, and the byte offset they start at."""
+
+    typed_sql: str
+    after: date
+    offset: int
+
+
+@dataclass(frozen=True)
 class CheckedFile:
     """What one validating pass over a snapshot file learned, and how to read its rows."""
 
@@ -106,9 +117,9 @@ class CheckedFile:
     typed_sql: str | None = None
     text_values: dict[str, list[str]] = field(default_factory=dict)
     frame: pd.DataFrame | None = None
-    # A file that grew by appended rows (checked_appended): their typed rows and the last date before
-    # them, so a window after that date reads the appended bytes only.
-    appended: tuple[str, date] | None = None
+    # A file that grew by appended rows (_checked_appended): a window after their `after` date reads
+    # the appended bytes only.
+    appended: Appended | None = None
 
     def misses(self, ids: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         """The requested ids the file lacks (each with why) and the ids it holds that nobody asked for."""
@@ -116,8 +127,8 @@ class CheckedFile:
 
     def _source(self, start: date | None) -> str:
         assert self.typed_sql is not None
-        if self.appended is not None and start is not None and start > self.appended[1]:
-            return self.appended[0]
+        if self.appended is not None and start is not None and start > self.appended.after:
+            return self.appended.typed_sql
         return self.typed_sql
 
     def query(self, start: date, end: date, ids: Sequence[str]) -> tuple[str, list]:
@@ -300,6 +311,8 @@ def _save_record(record_dir: Path, checked: CheckedFile, size: int, digest: str)
         "first": checked.first.isoformat() if checked.first else None,
         "last": checked.last.isoformat() if checked.last else None,
         "text_values": checked.text_values,
+        "appended": None if checked.appended is None else {
+            "offset": checked.appended.offset, "after": checked.appended.after.isoformat()},
     }
     target = _record_path(record_dir, checked.path, checked.dataset)
     try:
@@ -346,31 +359,50 @@ def _checked_appended(path: Path, dataset: Dataset, record: dict) -> tuple[Check
         values = {k: list(v) for k, v in record["text_values"].items()}
         first = date.fromisoformat(record["first"])
         size = old_size
-        with tempfile.NamedTemporaryFile("wb", suffix=f"-{dataset.file_name}", delete=False) as tail:
-            atexit.register(_unlink, tail.name)
-            tail.write(head)
+        tail = _tail_file(dataset)
+        with open(tail, "wb") as out:
+            out.write(head)
             while chunk := f.read(_RECORD_CHUNK):
                 h.update(chunk)
-                tail.write(chunk)
+                out.write(chunk)
                 size += len(chunk)
-    entity = dataset.entity_column
-    if size == old_size:
-        _unlink(tail.name)
-        ids = frozenset(v for v in values.get(entity, []) if v is not None)
-        checked = CheckedFile(path, dataset, ids, first, last, typed_sql=typed_sql, text_values=values)
-        return checked, size, h.hexdigest()
-    new = _check_with_duckdb(Path(tail.name), dataset)
+        entity = dataset.entity_column
+        if size == old_size:
+            # Unchanged: the rows appended last time (checked then) are still where they were.
+            earlier = record.get("appended")
+            appended = None
+            if earlier:
+                f.seek(earlier["offset"])
+                with open(tail, "ab") as out:
+                    shutil.copyfileobj(f, out)
+                after = date.fromisoformat(earlier["after"])
+                appended = Appended(_typed(tail, header, dataset)[0], after, earlier["offset"])
+            else:
+                _unlink(tail)
+            ids = frozenset(v for v in values.get(entity, []) if v is not None)
+            checked = CheckedFile(path, dataset, ids, first, last, typed_sql=typed_sql, text_values=values,
+                                  appended=appended)
+            return checked, size, h.hexdigest()
+    new = _check_with_duckdb(tail, dataset)
     if new is None or new.first is None or new.first <= last or set(new.text_values) != set(values):
-        _unlink(tail.name)
+        _unlink(tail)
         return None
     merged = {k: list(dict.fromkeys(values[k] + new.text_values[k])) for k in values}
     ids = frozenset(v for v in merged.get(entity, []) if v is not None)
     checked = CheckedFile(path, dataset, ids, first, new.last, typed_sql=typed_sql, text_values=merged,
-                          appended=(new.typed_sql, last))
+                          appended=Appended(new.typed_sql, last, old_size))
     return checked, size, h.hexdigest()
 
 
-def _unlink(name: str) -> None:
+def _tail_file(dataset: Dataset) -> Path:
+    """A temporary file for the header and appended rows of a snapshot file, removed at exit."""
+    handle, name = tempfile.mkstemp(suffix=f"-{dataset.file_name}")
+    os.close(handle)
+    atexit.register(_unlink, name)
+    return Path(name)
+
+
+def _unlink(name: str | Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(name)
 
