@@ -124,7 +124,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                     for partition_key in keys
                 ]
             if checks:
-                conn.execute(AssetCheckExecutionsTable.insert().values(checks))
+                conn.execute(AssetCheckExecutionsTable.insert(), checks)  # executemany: no bound on the rows
 
 
 def instance_config(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:

@@ -202,3 +202,13 @@ def test_a_last_line_without_newline_is_not_taken_as_a_prefix(tmp_path):
     path.write_text(text + "5\nNVDA,2024-01-05,USD,15\n")
     checked = checked_in_new_process(provider)
     assert checked.appended is None and 145.0 in set(checked.rows().close)
+
+
+def test_a_damaged_record_means_a_whole_check(growing, tmp_path):
+    provider, path = growing
+    for record in (tmp_path / "records").glob("*.json"):
+        record.write_text(record.read_text().replace('"size"', '"sighs"'))
+    with path.open("a") as f:
+        f.write("NVDA,2024-01-05,15,USD\n")
+    checked = checked_in_new_process(provider)
+    assert checked.appended is None and checked.last == date(2024, 1, 5)

@@ -412,7 +412,10 @@ def _checked_recorded(path: Path, dataset: Dataset, record_dir: Path | None) -> 
     if record_dir is None:
         return _checked(path, dataset)
     record = _load_record(record_dir, path, dataset)
-    found = _checked_appended(path, dataset, record) if record is not None else None
+    try:
+        found = _checked_appended(path, dataset, record) if record is not None else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        found = None  # a damaged record: only a cache, so the file is checked whole
     if found is not None:
         checked, size, digest = found
     else:
