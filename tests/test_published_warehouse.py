@@ -190,3 +190,52 @@ def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, 
     copies.clear()
     assert materialize([report], resources=resources, instance=DagsterInstance.ephemeral()).success
     assert len(copies) == 1
+
+
+def published_rows(database) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema in ('reference', 'marts') and table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        return {f"{s}.{t}": conn.execute(f'select * from "{s}"."{t}" order by all').fetchall() for s, t in tables}
+
+
+def test_a_publication_rewrites_only_the_days_that_changed_and_ends_equal_to_the_warehouse(warehouse):
+    target = published_path_for(warehouse.database)
+    warehouse.publish()
+    # A mark that survives only where the old copy's table is kept, not copied again.
+    with duckdb.connect(str(target)) as conn:
+        for table in ("fct_ai_basket_members_daily", "fct_index_returns", "dim_index"):
+            conn.execute(f"comment on table marts.{table} is 'kept'")
+    with warehouse.connect() as conn:
+        # a late correction of an old day, a day gone, a new day, a table with a new column, a table
+        # without dates rewritten, a table gone and a new one
+        conn.execute("""update marts.fct_ai_basket_members_daily set close_local = close_local * 1.01
+                        where symbol = '0700.HK' and trade_date = '2025-12-01'""")
+        conn.execute("delete from marts.fct_ai_basket_members_daily where trade_date = '2026-01-16'")
+        conn.execute("""insert into marts.fct_ai_basket_members_daily select * replace (date '2026-01-19' as trade_date)
+                        from marts.fct_ai_basket_members_daily where trade_date = '2026-01-15'""")
+        conn.execute("alter table marts.fct_relative_performance add column note varchar")
+        conn.execute("update marts.dim_security set name = name || ' (renamed)' where symbol = '0700.HK'")
+        conn.execute("drop table marts.rpt_index_rebased")
+        conn.execute("create table marts.fct_new as select 1 as answer")
+    warehouse.publish()
+
+    assert published_rows(target) == published_rows(warehouse.database)
+    with duckdb.connect(str(target), read_only=True) as conn:
+        kept = dict(conn.execute(
+            "select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall())
+    # The member table kept its unchanged days, and the untouched index returns were not rewritten;
+    # dim_index has no trade_date, so it is copied whole each time.
+    assert kept["fct_ai_basket_members_daily"] == "kept" and kept["fct_index_returns"] == "kept"
+    assert kept["dim_index"] is None
+    assert list(target.parent.glob("*.tmp")) == []
+
+
+def test_a_published_file_that_does_not_open_is_replaced_by_a_whole_copy(warehouse):
+    target = published_path_for(warehouse.database)
+    warehouse.publish()
+    target.write_bytes(b"not a database")
+    warehouse.publish()
+    assert published_rows(target) == published_rows(warehouse.database)
