@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,27 +82,14 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             return self._store_planned_batch(events)
         if len(kinds) != 1 or not kinds <= _BATCHED_EVENTS:
             return super().store_event_batch(events)
-        rows = [self._event_to_row(event) for event in events]
-        table = SqlEventLogStorageTable
-        with self.run_connection(events[0].run_id) as conn:
-            conn.execute(table.insert(), rows)
-        # Asset events are mirrored into the index shard, where cross-run queries find them.
-        with self.index_transaction() as conn:
-            inserted = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
-            ids = [row[0] for row in inserted]
+        with self._stored(events) as (conn, ids):
             self._store_asset_event_tags(conn, events, ids)
             self._store_asset_event(conn, events[-1], ids[-1])
 
     def _store_planned_batch(self, events) -> None:
         """A run's planned assets and checks (a dbt project's tests make hundreds) in one transaction per
         database, not three commits each: the rows store_event() writes for each, in the same order."""
-        rows = [self._event_to_row(event) for event in events]
-        table = SqlEventLogStorageTable
-        with self.run_connection(events[0].run_id) as conn:
-            conn.execute(table.insert(), rows)
-        with self.index_transaction() as conn:
-            inserted = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
-            ids = [row[0] for row in inserted]
+        with self._stored(events) as (conn, ids):
             checks = []
             for event, event_id in zip(events, ids):
                 if event.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
@@ -125,6 +113,19 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 ]
             if checks:
                 conn.execute(AssetCheckExecutionsTable.insert(), checks)  # executemany: no bound on the rows
+
+    @contextmanager
+    def _stored(self, events) -> Iterator[tuple[Any, list[int]]]:
+        """The events' rows written to their run's shard, then to the index shard (asset events are
+        mirrored there, where cross-run queries find them): yields the index transaction and the rows'
+        ids in it, for what else the index keeps of them."""
+        rows = [self._event_to_row(event) for event in events]
+        table = SqlEventLogStorageTable
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(table.insert(), rows)
+        with self.index_transaction() as conn:
+            inserted = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+            yield conn, [row[0] for row in inserted]
 
 
 def instance_config(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
