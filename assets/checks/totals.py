@@ -74,7 +74,7 @@ SUSPECT_DAYS_SQL = f"""
 create or replace temp table _suspect_days as
 with listed_by_date as (
     select basket_id, first_expected,
-           sum(count(*)) over (partition by basket_id order by first_expected) as members_listed
+           (sum(count(*)) over (partition by basket_id order by first_expected))::bigint as members_listed
     from _expected_members
     group by basket_id, first_expected
 ),
@@ -93,7 +93,8 @@ priced as (
     where d.market_cap_usd is not null
     group by all
 )
-select coalesce(l.basket_id, p.basket_id) as basket_id, coalesce(l.trade_date, p.trade_date) as trade_date
+select coalesce(l.basket_id, p.basket_id) as basket_id, coalesce(l.trade_date, p.trade_date) as trade_date,
+       l.members_priced, l.members_listed
 from listed as l
 full join priced as p on l.basket_id = p.basket_id and l.trade_date = p.trade_date
 where l.basket_id is null
@@ -144,22 +145,15 @@ select basket_id, symbol, kind, reason, count(*) as days, min(trade_date) as fir
 from _member_gaps group by all order by days desc, basket_id, symbol
 """
 
-MEMBERS_BY_DAY_SQL = f"""
-with expected_count as (
-    select b.basket_id, b.trade_date, b.members_priced, count(e.symbol) as members_listed
-    from {BASKET} as b
-    semi join _suspect_days as s on b.basket_id = s.basket_id and b.trade_date = s.trade_date
-    left join _expected_members as e
-        on b.basket_id = e.basket_id and e.first_expected <= b.trade_date
-    group by all
-)
-select c.basket_id, c.trade_date, c.members_priced, c.members_listed,
+MEMBERS_BY_DAY_SQL = """
+select s.basket_id, s.trade_date, s.members_priced, s.members_listed,
        list(g.symbol order by g.symbol) filter (where g.kind = 'missing') as missing_symbols
-from expected_count as c
-left join _member_gaps as g on c.basket_id = g.basket_id and c.trade_date = g.trade_date
-where c.members_priced <> c.members_listed or g.symbol is not null
+from _suspect_days as s
+left join _member_gaps as g on s.basket_id = g.basket_id and s.trade_date = g.trade_date
+where s.members_priced is not null  -- a basket day (a member priced on a day the basket lacks is in by_symbol)
+  and (s.members_priced <> s.members_listed or g.symbol is not null)
 group by all
-order by c.trade_date desc, c.basket_id
+order by s.trade_date desc, s.basket_id
 """
 
 

@@ -86,25 +86,22 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
         conn.execute(f'drop table "{copy}"."{schema}"."{table}"')
     for schema in PUBLISHED_SCHEMAS:
         conn.execute(f'create schema if not exists "{copy}"."{schema}"')
+    digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t group by trade_date"
     for (schema, table), columns in sorted(source.items()):
         mine, theirs = f'"{schema}"."{table}"', f'"{copy}"."{schema}"."{table}"'
-        if target.get((schema, table)) != columns or ("trade_date", "DATE") not in columns:
+        changed = None  # None: copy the table whole
+        if target.get((schema, table)) == columns and ("trade_date", "DATE") in columns:
+            changed = [day for (day,) in conn.execute(
+                f"select coalesce(a.trade_date, b.trade_date) from ({digest.format(mine)}) as a"
+                f" full join ({digest.format(theirs)}) as b on a.trade_date is not distinct from b.trade_date"
+                " where a.n is distinct from b.n or a.h is distinct from b.h"
+            ).fetchall()]
+        if changed is None or None in changed:
             conn.execute(f"create or replace table {theirs} as select * from {mine}")
-            continue
-        digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t group by trade_date"
-        changed = [day for (day,) in conn.execute(
-            f"select coalesce(a.trade_date, b.trade_date) from ({digest.format(mine)}) as a"
-            f" full join ({digest.format(theirs)}) as b on a.trade_date is not distinct from b.trade_date"
-            " where a.n is distinct from b.n or a.h is distinct from b.h"
-        ).fetchall()]
-        if not changed:
-            continue
-        if None in changed:
-            conn.execute(f"create or replace table {theirs} as select * from {mine}")
-            continue
-        conn.execute(f"delete from {theirs} where trade_date in (select unnest(?::date[]))", [changed])
-        conn.execute(f"insert into {theirs} select * from {mine} where trade_date in (select unnest(?::date[]))",
-                     [changed])
+        elif changed:
+            days = "trade_date in (select unnest(?::date[]))"
+            conn.execute(f"delete from {theirs} where {days}", [changed])
+            conn.execute(f"insert into {theirs} select * from {mine} where {days}", [changed])
 
 
 class WarehouseLockedError(RuntimeError):
@@ -422,9 +419,11 @@ class DuckDBFileWarehouse(Warehouse):
         try:
             # The connection stays open while copying: the pool keeps other writers out meanwhile.
             with self.connect() as conn:
-                if not self._publish_into(conn, tmp, base=target):
-                    tmp.unlink(missing_ok=True)
-                    self._publish_into(conn, tmp, base=None)
+                self._attach_copy(conn, tmp, base=target)
+                try:
+                    _bring_in_step(conn, _COPY)
+                finally:
+                    conn.execute(f"detach {_COPY}")
             with duckdb.connect(str(tmp), read_only=True) as copy:
                 session = WarehouseSession(copy)
                 counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
@@ -436,25 +435,18 @@ class DuckDBFileWarehouse(Warehouse):
             Path(f"{tmp}.wal").unlink(missing_ok=True)
         return counts
 
-    def _publish_into(self, conn: duckdb.DuckDBPyConnection, tmp: Path, base: Path | None) -> bool:
-        """Write the interface into `tmp`, starting from a copy of `base` (None: an empty file). False
-        when `base` is missing or does not open as a DuckDB file (an analyst's session may have left it
-        in any state): the caller then starts from an empty one."""
-        if base is not None:
-            if not base.is_file():
-                return False
+    @staticmethod
+    def _attach_copy(conn: duckdb.DuckDBPyConnection, tmp: Path, base: Path) -> None:
+        """Attach `tmp` as _COPY: a copy of `base`, or an empty file when `base` is missing or does not
+        open as a DuckDB file (an analyst's session may have left it in any state)."""
+        if base.is_file():
             shutil.copyfile(base, tmp)
-        try:
-            conn.execute(f"attach '{_sql_string(tmp)}' as {_COPY}")
-        except duckdb.Error:
-            if base is None:
-                raise
-            return False
-        try:
-            _bring_in_step(conn, _COPY)
-        finally:
-            conn.execute(f"detach {_COPY}")
-        return True
+            try:
+                conn.execute(f"attach '{_sql_string(tmp)}' as {_COPY}")
+                return
+            except duckdb.Error:
+                tmp.unlink(missing_ok=True)
+        conn.execute(f"attach '{_sql_string(tmp)}' as {_COPY}")
 
     @property
     def reader_location(self) -> str:

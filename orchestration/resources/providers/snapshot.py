@@ -291,18 +291,17 @@ def _record_path(record_dir: Path, path: Path, dataset: Dataset) -> Path:
     return record_dir / f"{dataset.name}-{name}.json"
 
 
-def _digest(path: Path, size: int) -> str | None:
-    """SHA-256 of the file's first `size` bytes; None when it is shorter."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        left = size
-        while left:
-            chunk = f.read(min(_RECORD_CHUNK, left))
-            if not chunk:
-                return None
-            h.update(chunk)
-            left -= len(chunk)
-    return h.hexdigest()
+def _hash_prefix(f, size: int):
+    """SHA-256 of the next `size` bytes of `f` (a hash object, to go on with) and the last of them;
+    None when the file is shorter."""
+    h, left, last = hashlib.sha256(), size, b""
+    while left:
+        chunk = f.read(min(_RECORD_CHUNK, left))
+        if not chunk:
+            return None
+        h.update(chunk)
+        left, last = left - len(chunk), chunk[-1:]
+    return h, last
 
 
 def _save_record(record_dir: Path, checked: CheckedFile, size: int, digest: str) -> None:
@@ -342,19 +341,13 @@ def _checked_appended(path: Path, dataset: Dataset, record: dict) -> tuple[Check
     header = _header(path)
     if not header:
         return None
-    h = hashlib.sha256()
     with path.open("rb") as f:
         head = f.readline()
         f.seek(0)
-        left, end = old_size, b""
-        while left:
-            chunk = f.read(min(_RECORD_CHUNK, left))
-            if not chunk:
-                return None
-            h.update(chunk)
-            left, end = left - len(chunk), chunk[-1:]
-        if h.hexdigest() != record["sha256"] or end != b"\n":
+        prefix = _hash_prefix(f, old_size)
+        if prefix is None or prefix[0].hexdigest() != record["sha256"] or prefix[1] != b"\n":
             return None
+        h = prefix[0]
         typed_sql = _typed(path, header, dataset)[0]
         values = {k: list(v) for k, v in record["text_values"].items()}
         first = date.fromisoformat(record["first"])
@@ -420,7 +413,9 @@ def _checked_recorded(path: Path, dataset: Dataset, record_dir: Path | None) -> 
         checked, size, digest = found
     else:
         before = path.stat()
-        size, digest = before.st_size, _digest(path, before.st_size)
+        with path.open("rb") as f:
+            prefix = _hash_prefix(f, before.st_size)
+        size, digest = before.st_size, prefix and prefix[0].hexdigest()
         checked = _checked(path, dataset)
         after = path.stat()
         if checked.typed_sql is None or digest is None or (after.st_size, after.st_mtime_ns) != (size, before.st_mtime_ns):
