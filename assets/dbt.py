@@ -3,6 +3,7 @@
 
 import importlib.metadata
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,9 +31,8 @@ from pydantic import Field
 
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
-from assets.raw import WAREHOUSE_POOL
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, get_settings
 
 # The manifest's path does not depend on the target; the resource names the target per Settings.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=get_settings().dbt_target)
@@ -95,9 +95,14 @@ class WarehouseDbtCliResource(DbtCliResource):
             return super().cli(args, **kwargs)
 
 
+# dbt ends with the run that started it (the script says how).
+DBT_CHILD = PROJECT_ROOT / "scripts" / "dbt-child"
+
+
 def build_dbt_resource(settings: Settings, dbt_executable: str = "dbt") -> WarehouseDbtCliResource:
     return WarehouseDbtCliResource(
-        project_dir=dbt_project, target=settings.dbt_target, env=settings.dbt_env(), dbt_executable=dbt_executable
+        project_dir=dbt_project, target=settings.dbt_target, env={**settings.dbt_env(), "CTR_DBT": dbt_executable},
+        dbt_executable=str(DBT_CHILD) if shutil.which("setpriv") else dbt_executable,
     )
 
 
@@ -166,7 +171,6 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
         manifest=dbt_project.manifest_path,
         project=dbt_project,
         dagster_dbt_translator=WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
-        pool=WAREHOUSE_POOL,
         # Lets a partition range (`dagster asset materialize --partition-range`, make demo) include the
         # marts in the same single run as the raw backfill.
         backfill_policy=BackfillPolicy.single_run(),

@@ -17,7 +17,6 @@ from dagster import (
 )
 
 from assets.publication import PUBLISHED_KEY, published_path_for
-from assets.raw import WAREHOUSE_POOL
 from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import Settings
@@ -33,7 +32,6 @@ __all__ = ["PUBLISHED_KEY", "publish_definitions", "publish_warehouse", "publish
     deps=[REPORT_KEY],
     group_name=PUBLISHED_GROUP,
     kinds={"duckdb"},
-    pool=WAREHOUSE_POOL,
     # Part of the same single run as a raw backfill over a partition range (see assets/dbt.py).
     backfill_policy=BackfillPolicy.single_run(),
     description=(

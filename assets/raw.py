@@ -38,8 +38,6 @@ from orchestration.resources.providers.base import (
 )
 from orchestration.resources.warehouse import Warehouse, WarehouseSession, WriteSummary
 
-WAREHOUSE_POOL = "duckdb_warehouse"
-
 # What each raw asset asks its provider for; the seeds decide, so adding a member is a CSV edit.
 REQUESTED_IDS: dict[str, Callable[[], list[str]]] = {
     INDEX_PRICES.name: reference.index_ids,
@@ -191,7 +189,6 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         partitions_def=partitions_def,
         # A backfill is one run asking each provider for the whole range at once.
         backfill_policy=BackfillPolicy.single_run(),
-        pool=WAREHOUSE_POOL,
         metadata={"table": dataset.table, "key": ", ".join(dataset.key)},
     )
     def _raw(

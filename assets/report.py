@@ -29,7 +29,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.raw import WAREHOUSE_POOL
 from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
 from orchestration.settings import PROJECT_ROOT, Settings
@@ -381,7 +380,6 @@ def write_atomically(path: Path, data: bytes) -> None:
     deps=[AssetKey(["marts", name]) for name in MARTS_READ],
     group_name=REPORT_GROUP,
     kinds={"python", "markdown"},
-    pool=WAREHOUSE_POOL,
     # Part of the same single run as a raw backfill over a partition range (see assets/dbt.py).
     backfill_policy=BackfillPolicy.single_run(),
     description=(

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 import duckdb
-from dagster import BetaWarning, DagsterInstance, PreviewWarning
-from dagster._core.events import DagsterEventType
+from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarning
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -36,13 +35,7 @@ from dagster._core.utils import make_new_run_id
 
 from orchestration import preflight
 from orchestration.jobs import MATERIALIZE_ALL_JOB
-from orchestration.recovery import (
-    lock_message,
-    recover_dead_runs,
-    slot_holders,
-    warehouse_lock_error,
-    worker_tags,
-)
+from orchestration.resources import build_warehouse
 from orchestration.resources.providers import ProviderError, SourceUnreachableError
 from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -67,12 +60,6 @@ def ensure_dagster_home() -> Path:
     if not (home / "dagster.yaml").exists():
         shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     return home
-
-
-def published_path(settings: Settings) -> Path:
-    from assets.publish import published_path_for
-
-    return published_path_for(settings.duckdb_database)
 
 
 class LogFile(io.TextIOBase):
@@ -109,8 +96,35 @@ def stdout_to(log: LogFile) -> Iterator[None]:
         sys.stdout = saved
 
 
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM as Ctrl-C for the block: Dagster ends an interrupted run properly (its steps stopped and
+    dbt with them, the run marked failed, the lease released), where SIGTERM's default ends the process
+    with the run left STARTED."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def step_label(step_key: str) -> str:
     return "dbt build" if step_key == "warehouse_dbt_models" else step_key.replace("__", "/")
+
+
+def reason(error) -> str:
+    """What went wrong, from a failure's error info: Dagster wraps the step's own exception in its own
+    ("Error occurred while executing op ..."), which says where but not why."""
+    while error.cause is not None and error.cls_name.startswith("Dagster"):
+        error = error.cause
+    if error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+        return "interrupted (Ctrl-C or SIGTERM)"
+    # "package.module.SomeError: text" -> "SomeError: text"
+    return re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", error.message.strip()) or error.cls_name
 
 
 def _metadata_value(metadata: dict, key: str):
@@ -130,7 +144,6 @@ class Progress(threading.Thread):
         self.assets: dict[str, set[str]] = {}
         self.checks: dict[str, list] = {}  # step -> evaluations
         self.failures: list[str] = []
-        self.blocked: set[str] = set()
 
     def run(self) -> None:
         while not self.done.wait(0.5):
@@ -165,7 +178,7 @@ class Progress(threading.Thread):
         step = entry.step_key or ""
         if event is None:
             if level >= 30:  # context.log.warning / error in an asset
-                self.say(f"  {'warning' if level < 40 else 'error'} ({step_label(step)}): {entry.user_message}")
+                self.say(f"  {'warning' if level < 40 else 'error'} ({step_label(step) or 'run'}): {entry.user_message}")
             return
         kind = event.event_type
         if kind == DagsterEventType.ASSET_MATERIALIZATION:
@@ -181,19 +194,18 @@ class Progress(threading.Thread):
                 self.rows.setdefault(step, {})[asset] = rows
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
             self.checks.setdefault(step, []).append(event.event_specific_data)
-        elif kind == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
-            if step not in self.blocked:
-                self.blocked.add(step)
-                holders = "; ".join(slot_holders(self.instance)) or "another run"
-                self.say(f"  waiting: {step_label(step)} needs the warehouse pool slot ({holders})")
         elif kind == DagsterEventType.STEP_SUCCESS and step in self.assets:
             self.say(self.step_line(step, event.event_specific_data.duration_ms / 1000))
-        elif kind == DagsterEventType.STEP_FAILURE:
-            error = event.event_specific_data.error
-            text = error.to_string() if error else (event.message or "")
-            self.failures.append(text)
-            first = (error.message if error else text).strip().splitlines() or ["(no message)"]
-            self.say(f"  FAILED {step_label(step)}: {first[0][:300]}")
+        elif kind in (DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE):
+            error = getattr(event.event_specific_data, "error", None)
+            if kind == DagsterEventType.RUN_FAILURE and (error is None or self.failures):
+                return  # a run that failed in a step: the step's line said why
+            why = reason(error) if error else (event.message or "(no message)")
+            self.failures.append(why)
+            self.log.write(f"{error.to_string() if error else why}\n")
+            first = why.splitlines()[0]
+            where = step_label(step) if kind == DagsterEventType.STEP_FAILURE else "run"
+            self.say(f"  FAILED {where}: {first[:400]}")
 
     def step_line(self, step: str, seconds: float) -> str:
         assets = self.assets.get(step, set())
@@ -213,11 +225,9 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
     from orchestration.definitions import build_definitions
 
     instance = DagsterInstance.get()
-    for recovered in recover_dead_runs(instance):
-        print(recovered.line(), file=out, flush=True)
-    lock = warehouse_lock_error(settings.duckdb_database)
-    if lock:
-        print(lock_message(lock, published_path(settings)), file=out, flush=True)
+    locked = build_warehouse(settings).locked_by_another_process()
+    if locked:
+        print(locked, file=out, flush=True)
         print("No run was started; the warehouse is as the last run left it.", file=out, flush=True)
         return False
 
@@ -233,7 +243,7 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
     began = time.monotonic()
     progress.start()
     try:
-        with stdout_to(log):
+        with stdout_to(log), sigterm_interrupts():
             result = job.execute_in_process(
                 instance=instance,
                 run_id=run_id,
@@ -241,7 +251,6 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
                     ASSET_PARTITION_RANGE_START_TAG: first,
                     ASSET_PARTITION_RANGE_END_TAG: last,
                     REPOSITORY_LABEL_TAG: REPOSITORY_LABEL,
-                    **worker_tags(),
                 },
                 # The terminal gets the progress lines above; every event is in the log file and the UI.
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
@@ -259,13 +268,6 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
               f" {check.description or ''}".rstrip()[:300], file=out)
     if len(failed) > 15:
         print(f"  ... and {len(failed) - 15} more (see the UI or {log.path})", file=out)
-    # The warehouse resource's own WarehouseLockedError already says it in the FAILED line above.
-    lock_lines = {
-        m for m in (lock_message(text, published_path(settings)) for text in progress.failures
-                    if "WarehouseLockedError" not in text) if m
-    }
-    for line in sorted(lock_lines):
-        print(line, file=out)
     if not result.success:
         dbt_errors = [
             line.rstrip() for line in log.path.read_text(encoding="utf-8").splitlines()
@@ -280,7 +282,6 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
 
 def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
     from assets.report import default_reports_dir
-    from orchestration.resources import build_warehouse
     from orchestration.resources.warehouse import WarehouseLockedError
 
     warehouse = build_warehouse(settings)
@@ -306,8 +307,6 @@ def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
 
 
 def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
-    from orchestration.resources import build_warehouse
-
     warehouse = build_warehouse(settings)
     try:
         with warehouse.reader_session() as wh:

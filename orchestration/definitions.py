@@ -3,7 +3,7 @@
 | concern   | contributes                                              | home                          |
 |-----------|----------------------------------------------------------|-------------------------------|
 | raw       | the five daily-partitioned raw assets                    | assets/raw.py                 |
-| dbt       | every dbt model, seed and test, and the dbt resource     | assets/dbt.py                 |
+| dbt       | every dbt model, seed and test, the dbt resource, and the exchange sessions dbt reads | assets/dbt.py, assets/exchange_sessions.py |
 | checks    | the Python asset checks and their clock                  | assets/checks/                |
 | report    | reports/headline (renders marts/rpt_headline) and where its files go | assets/report.py |
 | publish   | published/warehouse and where the copy goes              | assets/publish.py             |
@@ -22,6 +22,7 @@ from dagster import Definitions, PreviewWarning, in_process_executor
 
 from assets.checks import check_definitions, with_mart_freshness_policy
 from assets.dbt import build_dbt_assets, build_dbt_resource
+from assets.exchange_sessions import exchange_sessions
 from assets.publish import publish_definitions
 from assets.raw import raw_definitions
 from assets.report import report_definitions
@@ -40,7 +41,8 @@ def dbt_executable() -> str:
 
 def dbt_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[build_dbt_assets(settings)], resources={"dbt": build_dbt_resource(settings, dbt_executable())}
+        assets=[exchange_sessions, build_dbt_assets(settings)],
+        resources={"dbt": build_dbt_resource(settings, dbt_executable())},
     )
 
 

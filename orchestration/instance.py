@@ -6,8 +6,8 @@ writes it into DAGSTER_HOME (the make targets do).
   stored in that PostgreSQL database rather than in SQLite files under DAGSTER_HOME, so a webserver,
   a daemon and run workers on other machines share one instance (docs/scale-out.md). The URL stays
   an env reference in the file: a password never lands on disk.
-- `CTR_WAREHOUSE=ducklake`: the lake takes many writers, so the `duckdb_warehouse` pool and the run
-  queue allow `CTR_MAX_CONCURRENT_RUNS` (default 4) at once; on the DuckDB file both stay at 1.
+- `CTR_WAREHOUSE=ducklake`: the lake takes many writers, so the run queue allows
+  `CTR_MAX_CONCURRENT_RUNS` (default 4) at once; on the DuckDB file it stays at 1.
 
 dagster.yaml itself stays the file's configuration, so `make demo` and `make ui` read it unchanged.
 It names the event log storage below, which keeps Dagster's SQLite files and layout.
@@ -141,9 +141,7 @@ def instance_config(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str
         config.pop("event_log_storage", None)
     if env.get("CTR_WAREHOUSE", "duckdb").strip().lower() == "ducklake":
         limit = int(env.get("CTR_MAX_CONCURRENT_RUNS") or DEFAULT_LAKE_CONCURRENCY)
-        concurrency = config.setdefault("concurrency", {})
-        concurrency.setdefault("pools", {})["default_limit"] = limit
-        concurrency.setdefault("runs", {})["max_concurrent_runs"] = limit
+        config.setdefault("concurrency", {}).setdefault("runs", {})["max_concurrent_runs"] = limit
     return config
 
 

@@ -29,7 +29,8 @@ from dagster import (
 
 from orchestration.calendars import session_on
 from orchestration.jobs import MARKET_CLOSES, MarketClose, build_jobs, raw_run_config
-from orchestration.recovery import recover_dead_runs
+from orchestration.resources.leases import fail_abandoned
+from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import Settings
 
 # 17:30 local: the last exchange of each group has closed (HK 16:00, NY 16:00), with time for the
@@ -99,24 +100,26 @@ def build_schedules(partitions_def: PartitionsDefinition, running: bool = False)
 
 
 @sensor(
-    name="dead_run_recovery",
-    minimum_interval_seconds=60,
+    name="abandoned_runs",
+    minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Every minute under the daemon (`make ui`, a deployment): fails runs whose process is gone and "
-    "frees the pool slots they held, so a killed run never blocks a scheduled one (the CLI does the same at "
-    "the start of each run).",
+    description="Under the daemon (`make ui`, a deployment), every 30 s: marks failed the runs whose process died"
+    " while writing the warehouse (their lease is free but still names them; orchestration/resources/leases.py),"
+    " so the UI shows them failed and the run queue moves on. Dagster's run monitoring cannot tell: the default"
+    " run launcher has no worker health check, and a CLI run was not launched by it.",
 )
-def dead_run_recovery(context: SensorEvaluationContext) -> SkipReason:
-    recovered = recover_dead_runs(context.instance)
-    for item in recovered:
-        context.log.warning(item.line())
-    return SkipReason("; ".join(r.line() for r in recovered) or "no dead run")
+def abandoned_runs(context: SensorEvaluationContext, warehouse: Warehouse) -> SkipReason:
+    lines = fail_abandoned(context.instance, warehouse.lease_folder, "the daemon's abandoned_runs sensor")
+    for line in lines:
+        context.log.warning(line)
+    return SkipReason("; ".join(lines) or "no run died while writing the warehouse")
 
 
 def schedule_definitions(partitions_def: PartitionsDefinition, settings: Settings) -> Definitions:
-    """The jobs, the two market-close schedules (on by default in live mode only) and the dead-run sensor."""
+    """The jobs, the two market-close schedules (on by default in live mode only) and the sensor that fails
+    the runs that died writing the warehouse."""
     return Definitions(
         jobs=build_jobs(partitions_def),
         schedules=build_schedules(partitions_def, running=settings.source == "live"),
-        sensors=[dead_run_recovery],
+        sensors=[abandoned_runs],
     )

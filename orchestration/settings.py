@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # dbt. Unset: DuckDB's defaults (80% of RAM, every core). A cap makes big joins spill to disk, not swap.
     duckdb_memory_limit: str | None = Field(default=None, validation_alias="CTR_DUCKDB_MEMORY_LIMIT")
     duckdb_threads: int | None = Field(default=None, ge=1, validation_alias="CTR_DUCKDB_THREADS")
+    # How long a run waits for another run writing the same DuckDB file (a CLI run meeting a UI or
+    # scheduled one) before it fails, naming that run.
+    lock_wait_seconds: float = Field(default=300.0, ge=0, validation_alias="CTR_LOCK_WAIT_SECONDS")
 
     @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod

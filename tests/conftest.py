@@ -78,7 +78,7 @@ HEAVIEST_FIRST = [
     "tests/test_reliability.py",  # ~260 s
     "tests/test_cli.py",  # ~230 s
     "tests/browser/test_ui.py",
-    "tests/test_run_recovery.py",
+    "tests/test_runs_under_the_daemon.py",
     "tests/test_dbt_window.py",
     "tests/test_integration.py",
     "tests/test_incremental_marts.py",

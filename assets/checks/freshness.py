@@ -38,7 +38,6 @@ from assets.checks.common import (
     raw_key,
     rows_table,
 )
-from assets.raw import WAREHOUSE_POOL
 from orchestration import reference
 from orchestration.calendars import WEEKDAYS, Instant, latest_closed_session
 from orchestration.datasets import FX_RATES, INDEX_PRICES, STOCK_PRICES
@@ -249,7 +248,6 @@ def _build(asset_key, body, description: str) -> AssetChecksDefinition:
         name="calendar_freshness",
         description=description + " Evaluated as of the EvaluationClock resource; lag via config.",
         blocking=False,
-        pool=WAREHOUSE_POOL,
     )
     def _check(
         context: AssetCheckExecutionContext,

@@ -18,7 +18,6 @@ from dagster import (
 )
 
 from assets.checks.common import raw_key, rows_table
-from assets.raw import WAREHOUSE_POOL
 from orchestration.datasets import (
     DATASETS,
     INDEX_PRICES,
@@ -151,7 +150,6 @@ def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
         description=f"No zero, negative or non-finite {', '.join(dataset.positive_columns)} in {dataset.table}. "
         "ERROR and blocking: a failure stops the marts in the same run from building on it.",
         blocking=True,
-        pool=WAREHOUSE_POOL,
     )
     def _check(warehouse: Warehouse) -> AssetCheckResult:
         with warehouse.session() as wh:
@@ -164,7 +162,6 @@ def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
     asset=raw_key(INDEX_PRICES),
     name="daily_move_within_20pct",
     description=f"No index close moves more than {INDEX_MOVE_LIMIT:.0%} from its previous close (WARN).",
-    pool=WAREHOUSE_POOL,
 )
 def index_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
     with warehouse.session() as wh:
@@ -177,7 +174,6 @@ def index_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
     description=f"No stock close moves more than {STOCK_MOVE_LIMIT:.0%} from its previous close unless shares "
     "outstanding changed to match (a split) (WARN).",
     additional_deps=[raw_key(SHARES_OUTSTANDING)],
-    pool=WAREHOUSE_POOL,
 )
 def stock_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
     with warehouse.session() as wh:

@@ -27,7 +27,6 @@ from assets.checks.common import (
     raw_key,
     rows_table,
 )
-from assets.raw import WAREHOUSE_POOL
 from orchestration import reference
 from orchestration.calendars import first_session_on_or_after
 from orchestration.datasets import INDEX_CONSTITUENTS
@@ -259,7 +258,7 @@ _CHECKS = (
 
 def _build(asset_key, name: str, body, deps, description: str) -> AssetChecksDefinition:
     @asset_check(asset=asset_key, name=name, description=description, additional_deps=deps or None,
-                 blocking=False, pool=WAREHOUSE_POOL)
+                 blocking=False)
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse,
                provider: MarketDataProvider) -> AssetCheckResult:
         with warehouse.session() as wh:

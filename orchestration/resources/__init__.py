@@ -19,14 +19,15 @@ def build_provider(settings: Settings) -> MarketDataProvider:
 
 
 def build_warehouse(settings: Settings) -> Warehouse:
+    common = {
+        "memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads,
+        "state_dir": str(settings.duckdb_database.parent), "lock_wait_seconds": settings.lock_wait_seconds,
+    }
     if settings.warehouse == "ducklake":
         from orchestration.resources.ducklake import DuckLakeWarehouse
 
-        return DuckLakeWarehouse(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_location)
-    return DuckDBFileWarehouse(
-        database=str(settings.duckdb_database), memory_limit=settings.duckdb_memory_limit,
-        threads=settings.duckdb_threads,
-    )
+        return DuckLakeWarehouse(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_location, **common)
+    return DuckDBFileWarehouse(database=str(settings.duckdb_database), **common)
 
 
 __all__ = ["build_provider", "build_warehouse"]

@@ -27,7 +27,7 @@ from typing import TypeVar
 import duckdb
 from pydantic import Field
 
-from orchestration.resources.warehouse import Warehouse, WarehouseSession
+from orchestration.resources.warehouse import Warehouse, WarehouseSession, transaction
 
 # The catalog name every session gives the lake; dbt_project/profiles.yml attaches it under the same
 # name, so the staging views (which name their catalog) resolve from Python and from dbt alike.
@@ -160,25 +160,19 @@ class DuckLakeWarehouse(Warehouse):
         """Readers read the lake itself, at its latest snapshot, so nothing is copied: this records which
         snapshot the run finished on (a row of `published.publications`, itself a snapshot with the
         commit message `publish`) and returns each mart's row count at that snapshot."""
-        with self.connect() as conn:
-            conn.execute("begin transaction")
-            try:
-                session = WarehouseSession(conn)
-                snapshot = session.scalar(f"select max(snapshot_id) from {LAKE_ALIAS}.snapshots()")
-                counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
-                conn.execute("create schema if not exists published")
-                conn.execute(
-                    f"create table if not exists {PUBLICATIONS_TABLE}"
-                    " (snapshot_id bigint, published_at timestamp, mart_rows json)"
-                )
-                conn.execute(
-                    f"insert into {PUBLICATIONS_TABLE} values (?, now()::timestamp, ?)", [snapshot, json.dumps(counts)]
-                )
-                conn.execute(f"call {LAKE_ALIAS}.set_commit_message('china-tech-rally', 'publish')")
-                conn.execute("commit")
-            except BaseException:
-                conn.execute("rollback")
-                raise
+        with self.connect() as conn, transaction(conn):
+            session = WarehouseSession(conn)
+            snapshot = session.scalar(f"select max(snapshot_id) from {LAKE_ALIAS}.snapshots()")
+            counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
+            conn.execute("create schema if not exists published")
+            conn.execute(
+                f"create table if not exists {PUBLICATIONS_TABLE}"
+                " (snapshot_id bigint, published_at timestamp, mart_rows json)"
+            )
+            conn.execute(
+                f"insert into {PUBLICATIONS_TABLE} values (?, now()::timestamp, ?)", [snapshot, json.dumps(counts)]
+            )
+            conn.execute(f"call {LAKE_ALIAS}.set_commit_message('china-tech-rally', 'publish')")
         return counts
 
     def snapshot_id(self) -> int:

@@ -15,7 +15,7 @@ import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,10 +23,18 @@ from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from orchestration.datasets import DATASETS, Dataset
+from orchestration.resources.leases import (
+    RUN_LEASE_PREFIX,
+    Holder,
+    current_holder,
+    fail_abandoned,
+    fail_dead_run,
+    hold,
+)
 from orchestration.resources.providers.base import FetchResult, QueryFetch
 
 T = TypeVar("T")
@@ -102,6 +110,21 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
             days = "trade_date in (select unnest(?::date[]))"
             conn.execute(f"delete from {theirs} where {days}", [changed])
             conn.execute(f"insert into {theirs} select * from {mine} where {days}", [changed])
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """begin ... commit, rolled back on any error. A commit that fails (a DuckLake conflict, a full disk)
+    has already ended the transaction, so the rollback's own "no transaction is active" is dropped:
+    it must never replace the error that says what happened."""
+    conn.execute("begin transaction")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        with suppress(duckdb.Error):
+            conn.execute("rollback")
+        raise
 
 
 class WarehouseLockedError(RuntimeError):
@@ -192,11 +215,58 @@ class Warehouse(ConfigurableResource, ABC):
         default=None, description="DuckDB memory_limit for warehouse sessions (e.g. '2GB'); unset: DuckDB's default."
     )
     threads: int | None = Field(default=None, description="DuckDB threads for warehouse sessions; unset: all cores.")
+    state_dir: str | None = Field(
+        default=None,
+        description="The folder of the warehouse's own state (run leases, run logs, snapshot check records);"
+        " unset: the DuckDB file's folder.",
+    )
+    lock_wait_seconds: float = Field(
+        default=300.0,
+        description="How long a run waits for another run writing the same DuckDB file before failing in one"
+        " line that names it (CTR_LOCK_WAIT_SECONDS).",
+    )
 
     @property
     @abstractmethod
     def location(self) -> str:
         """What to call the warehouse in a message (a file path, a catalog URL)."""
+
+    @property
+    def state_folder(self) -> Path:
+        if self.state_dir is None:
+            raise ValueError(f"{type(self).__name__} needs state_dir")
+        return Path(self.state_dir)
+
+    @property
+    def lease_folder(self) -> Path:
+        return self.state_folder / "leases"
+
+    def lease_path(self, run_id: str) -> Path:
+        """The lease a run holds while it runs (orchestration/resources/leases.py): its own by default,
+        since a warehouse that takes many writers only needs to know which runs are alive."""
+        return self.lease_folder / f"{RUN_LEASE_PREFIX}{run_id}.lock"
+
+    @contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[Warehouse]:
+        """Held for the whole run (the in-process executor initialises resources once per run): the
+        run's lease, and with it the chance to fail the runs whose process died holding theirs."""
+        if context.run_id is None or context.instance is None:
+            yield self  # outside a run: a sensor, a test's build_resources
+            return
+        def say_wait(holder: Holder | None) -> None:
+            context.log.warning(
+                f"Waiting up to {self.lock_wait_seconds:.0f}s for {holder.describe() if holder else 'another run'},"
+                " which is writing this warehouse."
+            )
+
+        lease = self.lease_path(context.run_id)
+        with hold(lease, context.run_id, self.lock_wait_seconds, say_wait) as left_behind:
+            noticed_by = f"run {context.run_id}, which took the lease next"
+            said = [fail_dead_run(context.instance, left_behind, noticed_by)] if left_behind else []
+            said += fail_abandoned(context.instance, self.lease_folder, noticed_by)
+            for line in filter(None, said):
+                context.log.warning(line)
+            yield self
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -227,6 +297,10 @@ class Warehouse(ConfigurableResource, ABC):
         """Where analysts read: the published copy of a file, the lake itself."""
         return self.location
 
+    def locked_by_another_process(self) -> str | None:
+        """What holds the warehouse that is not a run, in one line; None when nothing does."""
+        return None
+
     @contextmanager
     def reader_session(self) -> Iterator[WarehouseSession]:
         """A read-only session on what analysts read, which never waits for a writer."""
@@ -236,7 +310,7 @@ class Warehouse(ConfigurableResource, ABC):
     @contextmanager
     def exclusive(self, what: str) -> Iterator[None]:
         """Held around a step that rewrites shared tables (the dbt build, the report), so that two runs'
-        rewrites take turns. Nothing to do on the file: its pool already lets one writer in at a time."""
+        rewrites take turns. Nothing to do on the file: its lease already lets one run in at a time."""
         yield
 
     def _config(self) -> dict[str, Any]:
@@ -325,21 +399,19 @@ class Warehouse(ConfigurableResource, ABC):
             with self.connect() as conn:
                 if incoming is not None:
                     conn.register("incoming", incoming)
-                conn.execute("begin transaction")
                 try:
-                    replaced = conn.execute(f"delete from {dataset.table} where {window}", [ids, start, end]).fetchone()[0]
-                    written = conn.execute(f"insert into {dataset.table} ({columns}) {select}", params).fetchone()[0]
-                    if verify is not None:
-                        verify(WarehouseSession(conn))
-                    spans = conn.execute(
-                        f"select {dataset.entity_column}, min({dataset.date_column}), max({dataset.date_column})"
-                        f" from {dataset.table} where {window} group by all order by 1",
-                        [ids, start, end],
-                    ).fetchall()
-                    conn.execute("commit")
-                except BaseException:
-                    conn.execute("rollback")
-                    raise
+                    with transaction(conn):
+                        replaced = conn.execute(
+                            f"delete from {dataset.table} where {window}", [ids, start, end]
+                        ).fetchone()[0]
+                        written = conn.execute(f"insert into {dataset.table} ({columns}) {select}", params).fetchone()[0]
+                        if verify is not None:
+                            verify(WarehouseSession(conn))
+                        spans = conn.execute(
+                            f"select {dataset.entity_column}, min({dataset.date_column}), max({dataset.date_column})"
+                            f" from {dataset.table} where {window} group by all order by 1",
+                            [ids, start, end],
+                        ).fetchall()
                 finally:
                     if incoming is not None:
                         conn.unregister("incoming")
@@ -373,6 +445,14 @@ class DuckDBFileWarehouse(Warehouse):
     def location(self) -> str:
         return self.database
 
+    @property
+    def state_folder(self) -> Path:
+        return Path(self.state_dir) if self.state_dir else Path(self.database).parent
+
+    def lease_path(self, run_id: str) -> Path:
+        # One writer process at a time: every run of this file shares one lease, and waits for it.
+        return self.lease_folder / f"{Path(self.database).name}.lock"
+
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if not read_only:
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
@@ -388,14 +468,26 @@ class DuckDBFileWarehouse(Warehouse):
                     raise
                 if time.monotonic() >= deadline:
                     holder = _LOCK_HOLDER.search(str(exc))
-                    who = f"{holder.group(1)} (pid {holder.group(2)})" if holder else "another process"
+                    who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
                     raise WarehouseLockedError(
                         f"The warehouse {self.database} is locked by {who}. Close that process (or its"
-                        " connection), and query the published copy instead, which never takes the lock;"
-                        " then run again."
+                        f" connection), and query the published copy {self.published_path} instead, which never"
+                        " takes the lock; then run again."
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    def locked_by_another_process(self) -> str | None:
+        """A process that is no run (a DuckDB shell, a notebook) holding the file, said in one line before a
+        run starts rather than when its first write has waited. A run holding it is waited for instead,
+        through its lease."""
+        if not Path(self.database).exists() or current_holder(self.lease_path("")) is not None:
+            return None
+        try:
+            self._open(read_only=False).close()
+        except WarehouseLockedError as exc:
+            return str(exc)
+        return None
 
     @property
     def published_path(self) -> Path:
@@ -417,7 +509,6 @@ class DuckDBFileWarehouse(Warehouse):
             stale.unlink(missing_ok=True)
         tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
         try:
-            # The connection stays open while copying: the pool keeps other writers out meanwhile.
             with self.connect() as conn:
                 self._attach_copy(conn, tmp, base=target)
                 try:

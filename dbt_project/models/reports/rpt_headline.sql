@@ -60,7 +60,7 @@ side_sessions as (
     -- a side whose exchanges were all closed (its own holidays) has missed nothing
     select distinct sides.side, sessions.session_date
     from sides
-    inner join {{ ref('int_exchange_sessions') }} as sessions on sides.calendar = sessions.calendar
+    inner join {{ source('reference', 'exchange_sessions') }} as sessions on sides.calendar = sessions.calendar
     cross join params
     where sessions.session_date <= params.as_of_date
 
