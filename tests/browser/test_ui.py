@@ -6,22 +6,17 @@ first: the marts in the asset graph, their asset checks passing, and the report'
 go to $CTR_SCREENSHOT_DIR, or to a temporary folder; the path is printed (pytest -s, or -rA).
 """
 
-import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from orchestration.settings import PROJECT_ROOT
 from tests.sample_slice import sample_warehouse
+from tests.webserver import LOCATION, free_port, graphql, stop_group, wait_until_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -31,10 +26,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-LOCATION = "china_tech_rally"  # workspace.yaml
 MARTS = ["dim_index", "dim_security", "fct_ai_basket_market_cap", "fct_ai_basket_members_daily",
          "fct_ai_market_cap_ratio", "fct_index_returns", "fct_relative_performance"]
-STARTUP_SECONDS = 240
 UI_TIMEOUT_MS = 60_000
 
 
@@ -44,67 +37,6 @@ def require_chromium() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{CHROMIUM} is missing in CI: `make chromium` installs Debian's chromium (as root)")
     pytest.skip(f"{CHROMIUM} not installed: `make chromium` installs Debian's chromium (as root)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries {
-  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-
-
-def wait_until_loaded(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"dagster-webserver exited with {server.returncode}; see {log}")
-        try:
-            entries = graphql(url, LOCATIONS_QUERY)["data"]["workspaceOrError"]["locationEntries"]
-        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, TypeError):
-            entries = []
-        for entry in entries:
-            if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED":
-                loaded = entry["locationOrLoadError"]
-                if loaded["__typename"] != "RepositoryLocation":
-                    raise RuntimeError(f"the code location failed to load: {loaded.get('message')}")
-                return
-        time.sleep(1)
-    raise RuntimeError(f"dagster-webserver did not load {LOCATION} in {STARTUP_SECONDS}s; see {log}")
-
-
-def stop_group(server: subprocess.Popen) -> None:
-    """Stops the webserver and its gRPC code server: the whole process group, SIGTERM then SIGKILL."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(server.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    try:
-        os.killpg(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

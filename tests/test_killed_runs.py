@@ -1,0 +1,106 @@
+"""A CLI run SIGKILLed never blocks the next one, whatever it was doing and wherever it ran.
+
+Only the CLI's own process is killed, not its process group: its dbt child must end with it (a dbt left
+writing after its run ended would hold the DuckDB file against the next run). The lease the run held
+names it; the next run finds that lease free but still naming the run, marks the run failed, and
+completes. The lease's host is rewritten to another machine's before the next run: nothing compares
+hosts or pids. Running runs are reported by tests/test_runs_under_the_daemon.py for the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+from tests.cli_runs import clean_demo, mart_differences, new_env, run_demo, start_demo
+
+UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+# A step of the killed run that must have started (and, for dbt, built a model) before the kill.
+MOMENTS = {
+    "raw load": ("raw__stock_prices", DagsterEventType.STEP_START),
+    "dbt build": ("warehouse_dbt_models", DagsterEventType.ASSET_MATERIALIZATION),
+    "publication": ("published__warehouse", DagsterEventType.STEP_START),
+}
+
+
+def lease_of(database: Path) -> Path:
+    return database.parent / "leases" / f"{database.name}.lock"
+
+
+def step_reached(instance: DagsterInstance, run_id: str, step: str, event_type: DagsterEventType) -> bool:
+    records = instance.get_records_for_run(run_id, of_type=event_type).records
+    return any(r.event_log_entry.step_key == step for r in records)
+
+
+def session_members(session: int) -> list[str]:
+    """Live processes of a session (the killed CLI's dbt, say); zombies do not count."""
+    ps = subprocess.run(["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True,
+                        check=True).stdout
+    return [line for line in ps.splitlines()
+            if line.split()[1] == str(session) and not line.split()[2].startswith("Z")]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_a_cli_run_killed_alone_never_blocks_the_next_one(moment, tmp_path, tmp_path_factory):
+    clean = clean_demo(tmp_path_factory)
+    assert clean.output.returncode == 0, clean.output.text
+    env = new_env(tmp_path)
+    step, event_type = MOMENTS[moment]
+
+    with (tmp_path / "killed.out").open("w") as out:
+        killed = start_demo(env, clean.snapshot, out)
+    try:
+        with DagsterInstance.from_config(str(env.home)) as instance:
+            deadline, run_id = time.monotonic() + 240, None
+            while True:
+                assert killed.poll() is None and time.monotonic() < deadline, (tmp_path / "killed.out").read_text()
+                runs = instance.get_runs()
+                if runs and step_reached(instance, runs[0].run_id, step, event_type):
+                    run_id = runs[0].run_id
+                    break
+                time.sleep(0.05)
+            killed.send_signal(signal.SIGKILL)  # the CLI alone, not its process group
+            killed.wait(timeout=30)
+            # dbt (and anything else the run started) ends with it.
+            deadline = time.monotonic() + 15
+            while left := session_members(killed.pid):
+                assert time.monotonic() < deadline, f"left running after the run was killed: {left}"
+                time.sleep(0.2)
+            assert instance.get_run_by_id(run_id).status == DagsterRunStatus.STARTED
+    finally:
+        if killed.poll() is None:
+            os.killpg(killed.pid, signal.SIGKILL)
+
+    lease = lease_of(env.database)
+    record = json.loads(lease.read_text())
+    assert record["run_id"] == run_id and record["pid"] == killed.pid
+    # As if the run had been started on another machine (a container since gone).
+    lease.write_text(json.dumps({**record, "host": "a-host-gone", "pid": 4_000_001}))
+
+    again = run_demo(env, clean.snapshot, timeout=clean.output.seconds * 3 + 60)
+    assert again.returncode == 0, again.text
+    assert again.lines[1] == (
+        f"  warning (run): Run {run_id} died while writing the warehouse (pid 4000001 on a-host-gone): marked failed."
+    ), again.text
+    assert "CLI" not in again.text
+
+    with DagsterInstance.from_config(str(env.home)) as instance:
+        dead = instance.get_run_by_id(run_id)
+        assert dead.status == DagsterRunStatus.FAILURE
+        failure = [r.event_log_entry for r in instance.get_records_for_run(
+            run_id, of_type=DagsterEventType.RUN_FAILURE).records]
+        assert "ended while the run was writing the warehouse" in failure[0].message
+        assert instance.get_runs(filters=RunsFilter(statuses=UNFINISHED)) == []
+    assert mart_differences(env.database, clean.env.database) == []
+    with duckdb.connect(str(env.database), read_only=True) as conn:
+        assert conn.execute("select count(*) from duckdb_tables() where table_name like '%dbt_tmp%'"
+                            " or table_name like '%dbt_backup%'").fetchone()[0] == 0
