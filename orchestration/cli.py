@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -53,9 +54,28 @@ QUIET_WARNINGS = (
 )
 
 
+def writable(*folders: tuple[str, Path]) -> None:
+    """The folders a run writes, checked before it starts: a read-only one is one line, not a traceback
+    from whichever write meets it first."""
+    for what, folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise preflight.ConfigurationError(
+                f"{what} {folder} is not writable ({exc.strerror}); a run writes there. Make it writable,"
+                " or point DAGSTER_HOME / DUCKDB_DATABASE elsewhere."
+            ) from exc
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+
+
 def ensure_dagster_home() -> Path:
     """DAGSTER_HOME as the make targets set it, so `python -m orchestration.cli` works on its own too."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -387,11 +407,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "ui":
         return ui(args.host, args.port)
-    ensure_dagster_home()
     # dbt's colours would land in the log file as escape codes.
     os.environ.setdefault("DBT_USE_COLORS", "false")
     settings = get_settings()
     try:
+        if args.command in ("demo", "run"):
+            writable(("DAGSTER_HOME", dagster_home()), ("the warehouse folder", build_warehouse(settings).state_folder))
+        ensure_dagster_home()
         if args.command == "summary":
             print_summary(settings)
             return 0

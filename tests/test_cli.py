@@ -102,6 +102,28 @@ def test_a_locked_warehouse_is_one_clear_line_and_a_summary(tmp_path, demo):
     assert "Warehouse:" in text and "Query this, read-only:" in text, text
 
 
+@pytest.mark.parametrize("what", ["DAGSTER_HOME", "the warehouse folder"])
+def test_a_read_only_folder_is_one_line_before_anything_runs(what, tmp_path, demo):
+    env = new_env(tmp_path)
+    folder = env.home if what == "DAGSTER_HOME" else env.database.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "orchestration.cli", "demo"]
+    if os.geteuid() == 0:
+        # Root writes through any mode bits: a read-only mount, in a mount namespace of this command's own.
+        if shutil.which("unshare") is None:
+            pytest.skip("needs unshare(1) to make a read-only folder as root")
+        command = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                   f'mount -t tmpfs -o ro tmpfs "{folder}" && exec "$@"', "sh", *command]
+    else:
+        folder.chmod(0o555)
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env.env(demo.snapshot), capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {what} {folder} is not writable (") and "a run writes there" in line
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
