@@ -110,10 +110,10 @@ postgres:
 postgres-stop:
 	@bash scripts/postgres.sh stop
 
-# The whole graph on DuckLake, Dagster's runs and events in PostgreSQL; ends with the lake's row counts.
+# The whole graph on DuckLake, Dagster's runs and events in PostgreSQL; ends with the lake's row counts and
+# how to query it.
 demo-lake: setup postgres
 	@eval "$$(bash scripts/postgres.sh env)" && export CTR_WAREHOUSE=ducklake DAGSTER_HOME=$(LAKE_HOME) && \
 		$(PY) -m orchestration.instance $(LAKE_HOME) >/dev/null && \
 		PYTHONWARNINGS="ignore:Parameter \`backfill_policy\` of function" $(PY) -m assets.dbt && \
-		$(PY) -m orchestration.cli demo && \
-		$(PY) -W ignore -m orchestration.resources.ducklake
+		$(PY) -m orchestration.cli demo

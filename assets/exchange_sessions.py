@@ -44,10 +44,11 @@ def calendars() -> list[str]:
     " sessions no longer cover that span is rebuilt.",
 )
 def exchange_sessions(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    with warehouse.connect() as conn:
+    # On a lake two runs may get here at once: they take turns, and the second finds nothing to rebuild.
+    with warehouse.exclusive("exchange_sessions"), warehouse.connect() as conn:
         conn.execute("create schema if not exists reference")
-        conn.execute(f"create table if not exists {SESSIONS_TABLE}"
-                     " (calendar varchar not null, session_date date not null, primary key (calendar, session_date))")
+        # Unique on (calendar, session_date) by construction: a calendar's rows are replaced together.
+        conn.execute(f"create table if not exists {SESSIONS_TABLE} (calendar varchar not null, session_date date not null)")
         raw = [t for t in (INDEX_PRICES.table, STOCK_PRICES.table)
                if conn.execute("select count(*) from duckdb_tables() where schema_name || '.' || table_name = ?",
                                [t]).fetchone()[0]]

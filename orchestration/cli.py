@@ -321,7 +321,7 @@ def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
     except (duckdb.Error, OSError) as exc:
         print(f"  (cannot read {warehouse.reader_location}: {str(exc).splitlines()[0]})", file=out)
     reports = settings.reports_dir or default_reports_dir(settings.duckdb_database)
-    print(f"Query this, read-only: {warehouse.reader_location}", file=out)
+    print(f"Query this, read-only: {warehouse.reader_hint}", file=out)
     print(f"Headline report: {reports / 'headline.md'}   Browse it all: make ui, then http://127.0.0.1:3000",
           file=out)
 

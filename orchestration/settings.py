@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestration.duckdb_extensions import extension_directory
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
@@ -80,8 +82,6 @@ class Settings(BaseSettings):
             "CTR_DUCKDB_THREADS": str(self.duckdb_threads or os.cpu_count() or 1),
         }
         if self.warehouse == "ducklake":
-            from orchestration.resources.ducklake import extension_directory
-
             return {
                 **engine,
                 "CTR_DUCKLAKE_CATALOG": self.ducklake_catalog,

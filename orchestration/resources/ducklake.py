@@ -12,11 +12,8 @@ time, which a machine without internet (or CI) cannot.
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import json
 import re
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -27,6 +24,7 @@ from typing import TypeVar
 import duckdb
 from pydantic import Field
 
+from orchestration.duckdb_extensions import extension_directory
 from orchestration.resources.warehouse import Warehouse, WarehouseSession, transaction
 
 # The catalog name every session gives the lake; dbt_project/profiles.yml attaches it under the same
@@ -38,37 +36,6 @@ LAKE_ALIAS = "lake"
 PUBLICATIONS_TABLE = "published.publications"
 
 T = TypeVar("T")
-
-_EXTENSIONS = {"ducklake": "duckdb_extension_ducklake", "postgres_scanner": "duckdb_extension_postgres_scanner"}
-
-
-def extension_directory() -> Path:
-    """DuckDB's extension folder for this environment, filled from the duckdb-extension-* packages.
-
-    Inside the environment (sys.prefix), so it goes with the packages it was made from, and dbt (run from
-    the same environment) finds the same one."""
-    folder = Path(sys.prefix) / "duckdb_extensions"
-    platform_dir = folder / f"v{duckdb.__version__}"
-    if all(next(platform_dir.glob(f"*/{name}.duckdb_extension"), None) for name in _EXTENSIONS):
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    # Several run workers may start at once on a fresh environment.
-    with (folder / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with duckdb.connect(config={"extension_directory": str(folder), "autoinstall_known_extensions": False}) as conn:
-            for name, package in _EXTENSIONS.items():
-                spec = importlib.util.find_spec(package)
-                if spec is None or spec.origin is None:
-                    raise RuntimeError(f"The Python package {package.replace('_', '-')} is missing: run `make setup`.")
-                files = sorted(Path(spec.origin).parent.glob(f"extensions/v{duckdb.__version__}/{name}.duckdb_extension"))
-                if not files:
-                    raise RuntimeError(
-                        f"{package.replace('_', '-')} has no {name} extension for duckdb {duckdb.__version__}:"
-                        " pin both to the same version."
-                    )
-                conn.execute(f"install '{files[0]}'")
-    return folder
-
 
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
@@ -102,6 +69,12 @@ class DuckLakeWarehouse(Warehouse):
     def location(self) -> str:
         catalog = _SECRET.sub(r"\1***", self.catalog)
         return f"ducklake:{catalog} (data: {self.data_path})"
+
+    @property
+    def reader_hint(self) -> str:
+        catalog = _SECRET.sub(r"\1***", self.catalog)
+        return (f".venv/bin/duckdb -cmd \"SET extension_directory = '{extension_directory()}';"
+                f" ATTACH 'ducklake:{catalog}' AS lake (READ_ONLY); USE lake;\" (docs/scale-out.md)")
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if "://" not in self.data_path:
@@ -179,34 +152,3 @@ class DuckLakeWarehouse(Warehouse):
         """The lake's latest committed snapshot."""
         with self.session(read_only=True) as session:
             return int(session.scalar(f"select max(snapshot_id) from {LAKE_ALIAS}.snapshots()"))
-
-
-def print_summary() -> None:
-    """`python -m orchestration.resources.ducklake`: what `make demo-lake` ends with, read from the lake
-    (the CLI's summary reads the file's published copy, which a lake has none of)."""
-    from orchestration.definitions import build_warehouse
-    from orchestration.settings import get_settings
-
-    settings = get_settings()
-    if settings.warehouse != "ducklake":
-        raise SystemExit("CTR_WAREHOUSE is not ducklake")
-    # Built by definitions, not this module's class: run as __main__, this module is a second copy.
-    warehouse = build_warehouse(settings)
-    with warehouse.session(read_only=True) as wh:
-        print(f"\nLake: {warehouse.location}, snapshot {warehouse.snapshot_id()}")
-        for schema in ("raw", "marts"):
-            counts = ", ".join(f"{t} {wh.table_rows(schema, t):,}" for t in wh.tables(schema)) or "no tables"
-            print(f"  {schema}: {counts}")
-        rows = wh.rows("select headline from marts.rpt_headline order by line") if wh.relation_exists(
-            "marts", "rpt_headline"
-        ) else []
-    for (line,) in rows:
-        print(f"  {line}")
-    print(
-        f"Query it: .venv/bin/duckdb -cmd \"SET extension_directory = '{extension_directory()}';"
-        f" ATTACH 'ducklake:{settings.ducklake_catalog}' AS lake (READ_ONLY); USE lake;\" (docs/scale-out.md)"
-    )
-
-
-if __name__ == "__main__":
-    print_summary()

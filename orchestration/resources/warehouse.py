@@ -297,6 +297,11 @@ class Warehouse(ConfigurableResource, ABC):
         """Where analysts read: the published copy of a file, the lake itself."""
         return self.location
 
+    @property
+    def reader_hint(self) -> str:
+        """How to open what analysts read, for a newcomer's terminal."""
+        return f".venv/bin/duckdb -readonly {self.reader_location}"
+
     def locked_by_another_process(self) -> str | None:
         """What holds the warehouse that is not a run, in one line; None when nothing does."""
         return None
