@@ -13,11 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, Config
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -31,6 +26,7 @@ from pydantic import Field
 
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
+from orchestration.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, get_settings
 
@@ -124,8 +120,8 @@ def run_window(tags: Mapping[str, str]) -> dict[str, str | None]:
 
     Handed to dbt as env vars, not --vars: a change of --vars makes dbt re-parse the whole project.
     """
-    start = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
-    end = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
+    start = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
+    end = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
     return {"CTR_WINDOW_MIN_DATE": start, "CTR_WINDOW_MAX_DATE": end}
 
 

@@ -18,6 +18,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,20 +28,16 @@ from typing import TextIO
 
 import duckdb
 from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarning
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    REPOSITORY_LABEL_TAG,
-)
-from dagster._core.utils import make_new_run_id
 
 from orchestration import preflight
 from orchestration.jobs import MATERIALIZE_ALL_JOB
+from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.resources import build_warehouse
 from orchestration.resources.providers import ProviderError, SourceUnreachableError
 from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 
-# workspace.yaml's location name: with this tag the UI lists CLI runs under the job, as its own runs.
+# workspace.yaml's location name: with this tag (.dagster/repository) the UI lists CLI runs under the job,
+# as its own runs.
 REPOSITORY_LABEL = "__repository__@china_tech_rally"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Dagster notices about its own APIs (backfill_policy, pools, `dagster dev`) are for developers, not for
@@ -255,7 +252,7 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
     job = defs.resolve_job_def(MATERIALIZE_ALL_JOB)
     keys = job.partitions_def.get_partition_keys()
     first, last = max(start.isoformat(), keys[0]), min(end.isoformat(), keys[-1])
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())
     log = LogFile(settings.duckdb_database.parent / "logs" / f"run-{run_id[:8]}.log")
     print(f"Materialising every asset for {first}..{last} as one run ({settings.source}); full log: {log.path}",
           file=out, flush=True)
@@ -268,9 +265,9 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
                 instance=instance,
                 run_id=run_id,
                 tags={
-                    ASSET_PARTITION_RANGE_START_TAG: first,
-                    ASSET_PARTITION_RANGE_END_TAG: last,
-                    REPOSITORY_LABEL_TAG: REPOSITORY_LABEL,
+                    RANGE_START_TAG: first,
+                    RANGE_END_TAG: last,
+                    ".dagster/repository": REPOSITORY_LABEL,
                 },
                 # The terminal gets the progress lines above; every event is in the log file and the UI.
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},

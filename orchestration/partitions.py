@@ -4,6 +4,12 @@ from datetime import date
 
 from dagster import DailyPartitionsDefinition
 
+# The run tags Dagster documents for a run of one partition and of a partition range (a backfill run),
+# which an unpartitioned step (the dbt build) reads its window from.
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
 
 def daily_partitions(start_date: date) -> DailyPartitionsDefinition:
     # end_offset=1 exposes today's partition, so a run after the Asia close can load the day it is in.

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, Definitions, instance_for_test
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from filelock import FileLock
 
 from orchestration.jobs import MATERIALIZE_ALL_JOB
+from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.settings import Settings
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -64,7 +64,7 @@ def run_range(defs: Definitions, instance: DagsterInstance, start: str, end: str
     job = defs.resolve_job_def(MATERIALIZE_ALL_JOB)
     return job.execute_in_process(
         instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+        tags={RANGE_START_TAG: start, RANGE_END_TAG: end},
         asset_selection=selection,
         raise_on_error=False,
     )

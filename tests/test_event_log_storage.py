@@ -20,9 +20,9 @@ from dagster import (
     asset_check,
     define_asset_job,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.instance import BatchingSqliteEventLogStorage, instance_config
+from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.settings import PROJECT_ROOT
 
 DAYS = DailyPartitionsDefinition(start_date="2024-12-20", end_date="2025-01-10")
@@ -51,7 +51,7 @@ def _ranged_run(home: Path, start: str, end: str) -> None:
                        jobs=[define_asset_job("all", partitions_def=DAYS)])
     job = defs.resolve_job_def("all")
     with DagsterInstance.from_config(str(home)) as instance:
-        tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+        tags = {RANGE_START_TAG: start, RANGE_END_TAG: end}
         assert job.execute_in_process(instance=instance, tags=tags).success
 
 
