@@ -344,6 +344,7 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
 
 def demo(settings: Settings) -> int:
     preflight.check(settings)
+    writable(("the warehouse folder", build_warehouse(settings).state_folder))
     from orchestration.definitions import build_provider
 
     provider = build_provider(settings)
@@ -359,6 +360,7 @@ def demo(settings: Settings) -> int:
 
 def run_live(settings: Settings) -> int:
     preflight.check(settings)
+    writable(("the warehouse folder", build_warehouse(settings).state_folder))
     from orchestration.definitions import build_provider
 
     provider = build_provider(settings)
@@ -409,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     try:
         if args.command in ("demo", "run"):
-            writable(("DAGSTER_HOME", dagster_home()), ("the warehouse folder", build_warehouse(settings).state_folder))
+            writable(("DAGSTER_HOME", dagster_home()))
         ensure_dagster_home()
         if args.command == "summary":
             print_summary(settings)

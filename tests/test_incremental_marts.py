@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from assets.dbt import dbt_project
+from assets.exchange_sessions import write_exchange_sessions
 from orchestration.datasets import DATASETS
 from orchestration.settings import SAMPLE_DIR
 from tests.reference_marts import compare_frames
@@ -81,6 +82,7 @@ def load_raw(database: Path, start: date, end: date) -> None:
                 f" where {d.date_column} between ? and ?",
                 [str(SAMPLE_DIR / d.file_name), start, end],
             )
+        write_exchange_sessions(conn)  # what the asset reference/exchange_sessions does before dbt
 
 
 class Dbt:
