@@ -66,6 +66,22 @@ def start_demo(env: CliEnv, snapshot: Path, out) -> subprocess.Popen:
     )
 
 
+def session_members(session: int) -> list[str]:
+    """Live processes of a session (the killed CLI's dbt, say); zombies do not count."""
+    ps = subprocess.run(["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True,
+                        check=True).stdout
+    return [line for line in ps.splitlines()
+            if line.split()[1] == str(session) and not line.split()[2].startswith("Z")]
+
+
+def assert_session_ends(session: int, seconds: float = 15) -> None:
+    """Every process a killed CLI started (dbt) ends with it, within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while left := session_members(session):
+        assert time.monotonic() < deadline, f"left running after the run was killed: {left}"
+        time.sleep(0.2)
+
+
 @dataclass
 class Output:
     returncode: int
