@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -239,3 +240,41 @@ def test_a_published_file_that_does_not_open_is_replaced_by_a_whole_copy(warehou
     target.write_bytes(b"not a database")
     warehouse.publish()
     assert published_rows(target) == published_rows(warehouse.database)
+
+
+def test_changes_made_in_the_published_copy_never_reach_the_readers_of_the_next_one(warehouse):
+    """An analyst opens the published copy read-write (the duckdb CLI's default), deletes NDX and adds a
+    view and a table, and their process dies with the change still in the write-ahead log beside the
+    file. A run then publishes: every reader afterwards sees exactly the warehouse's rows."""
+    target = published_path_for(warehouse.database)
+    warehouse.publish()
+    change = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]);"
+        " c.execute(\"delete from marts.fct_index_returns where index_id = 'NDX'\");"
+        " c.execute('create view marts.mine as select 1 as x'); c.execute('create table main.scratch (x int)');"
+        " print('changed', flush=True); sys.stdin.read()"
+    )
+    analyst = subprocess.Popen([sys.executable, "-c", change, str(target)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert analyst.stdout.readline().strip() == "changed"
+    finally:
+        analyst.kill()
+        analyst.wait(timeout=30)
+    assert Path(f"{target}.wal").exists()  # the precondition: a log the old file never absorbed
+
+    warehouse.publish()
+
+    with duckdb.connect(str(warehouse.database), read_only=True) as live:
+        ndx = live.execute("select count(*) from marts.fct_index_returns where index_id = 'NDX'").fetchone()[0]
+    assert ndx > 0
+    # Fresh processes, as readers are, so no database instance is shared with this one.
+    count = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True);"
+             " print(c.execute(\"select count(*) from marts.fct_index_returns where index_id = 'NDX'\").fetchone()[0])")
+    for _ in range(2):
+        seen = subprocess.run([sys.executable, "-c", count, str(target)], capture_output=True, text=True, check=True)
+        assert int(seen.stdout) == ndx
+    assert published_rows(target) == published_rows(warehouse.database)
+    with duckdb.connect(str(target), read_only=True) as conn:
+        assert conn.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
+        assert conn.execute("select count(*) from duckdb_tables() where schema_name = 'main'").fetchone()[0] == 0

@@ -84,6 +84,14 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
     source, target = _table_columns(conn, here), _table_columns(conn, copy)
     for schema, table in sorted(set(target) - set(source)):
         conn.execute(f'drop table "{copy}"."{schema}"."{table}"')
+    # What an analyst who opened the copy read-write added elsewhere: the copy holds the interface only.
+    for kind, schema, name in conn.execute(
+        "select 'view', schema_name, view_name from duckdb_views() where database_name = $1 and not internal"
+        " union all select 'table', schema_name, table_name from duckdb_tables() where database_name = $1"
+        " and schema_name not in (select unnest($2::varchar[]))",
+        [copy, list(PUBLISHED_SCHEMAS)],
+    ).fetchall():
+        conn.execute(f'drop {kind} "{copy}"."{schema}"."{name}"')
     for schema in PUBLISHED_SCHEMAS:
         conn.execute(f'create schema if not exists "{copy}"."{schema}"')
     digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t group by trade_date"
@@ -428,7 +436,14 @@ class DuckDBFileWarehouse(Warehouse):
                 session = WarehouseSession(copy)
                 counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
             _fsync(tmp)
+            # A session that opened the published file read-write (the duckdb CLI's default) may have left
+            # its write-ahead log beside it; DuckDB would replay that log over the new file for every
+            # later reader. It belongs to the old file: removed before the rename, and again after it in
+            # case that session wrote once more in between.
+            wal = Path(f"{target}.wal")
+            wal.unlink(missing_ok=True)
             os.replace(tmp, target)
+            wal.unlink(missing_ok=True)
             _fsync(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
