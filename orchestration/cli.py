@@ -306,6 +306,7 @@ def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
 
 
 def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
+    from orchestration.release import status_lines
     from orchestration.resources import build_warehouse
 
     warehouse = build_warehouse(settings)
@@ -315,15 +316,18 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
     except (duckdb.Error, OSError) as exc:
         print(f"No headline report in {warehouse.reader_location} ({str(exc).splitlines()[0]});"
               " run `make demo` first.", file=out)
-        return False
-    if not rows:
+        rows = None
+    if rows == []:
         print(f"marts.rpt_headline in {warehouse.reader_location} is empty.", file=out)
-        return False
-    as_of, label = rows[0][0], rows[0][1]
-    print(f"\nHeadline as of {as_of}{f' ({label})' if label else ''}:", file=out)
-    for _, _, line in rows:
-        print(f"  {line}", file=out)
-    return True
+    if rows:
+        as_of, label = rows[0][0], rows[0][1]
+        print(f"\nHeadline as of {as_of}{f' ({label})' if label else ''}:", file=out)
+        for _, _, line in rows:
+            print(f"  {line}", file=out)
+    # Which run these figures come from, and whether the audits held a newer one back.
+    for line in status_lines(warehouse):
+        print(line, file=out)
+    return bool(rows)
 
 
 def demo(settings: Settings) -> int:

@@ -55,11 +55,14 @@ def test_the_published_copy_holds_the_marts_and_the_seeds(sample):
             duckdb.connect(str(sample.published), read_only=True) as copy:
         tables = (
             "select table_schema, table_name from information_schema.tables"
-            " where table_schema in ('reference', 'marts') and table_type = 'BASE TABLE' order by 1, 2"
+            " where table_schema in ('reference', 'marts', 'audit') and table_type = 'BASE TABLE' order by 1, 2"
         )
         assert copy.execute(tables).fetchall() == live.execute(tables).fetchall()
         assert {s for (s,) in copy.execute("select distinct table_schema from information_schema.tables").fetchall()} \
-            == {"reference", "marts"}
+            == {"reference", "marts", "audit"}
+        # The copy says which run it comes from: the run that built it.
+        assert copy.execute("select run_id from audit.publications order by published_at desc limit 1").fetchone() \
+            == (sample.first_run_id,)
         for schema, table in live.execute(tables).fetchall():
             sql = f'select * from "{schema}"."{table}" order by all'
             assert copy.execute(sql).fetchall() == live.execute(sql).fetchall(), (schema, table)
@@ -157,7 +160,7 @@ MART, REPORT = "mart", "report"
 
 def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, monkeypatch):
     copies = []
-    monkeypatch.setattr(DuckDBFileWarehouse, "publish", lambda self: copies.append(self.published_path) or {})
+    monkeypatch.setattr(DuckDBFileWarehouse, "publish", lambda self, **_: copies.append(self.published_path) or {})
 
     @asset(key=MART)
     def mart(context: AssetExecutionContext, warehouse: Warehouse):
@@ -197,7 +200,7 @@ def published_rows(database) -> dict[str, list[tuple]]:
     with duckdb.connect(str(database), read_only=True) as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables"
-            " where table_schema in ('reference', 'marts') and table_type = 'BASE TABLE' order by 1, 2"
+            " where table_schema in ('reference', 'marts', 'audit') and table_type = 'BASE TABLE' order by 1, 2"
         ).fetchall()
         return {f"{s}.{t}": conn.execute(f'select * from "{s}"."{t}" order by all').fetchall() for s, t in tables}
 

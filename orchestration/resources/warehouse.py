@@ -26,14 +26,16 @@ import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from orchestration import audit_log
 from orchestration.datasets import DATASETS, Dataset
 from orchestration.resources.providers.base import FetchResult, QueryFetch
 
 T = TypeVar("T")
 
 RAW_SCHEMA = "raw"
-# What readers of the published copy get: the stable interface of docs/warehouse.md (marts and the seeds).
-PUBLISHED_SCHEMAS = ("reference", "marts")
+# What readers of the published copy get: the stable interface of docs/warehouse.md (marts and the seeds),
+# and the audit log that says which run the copy comes from (orchestration/audit_log.py).
+PUBLISHED_SCHEMAS = ("reference", "marts", audit_log.AUDIT_SCHEMA)
 _COPY = "published_copy"
 
 
@@ -220,9 +222,12 @@ class Warehouse(ConfigurableResource, ABC):
         """A new connection to the warehouse, which the caller closes."""
 
     @abstractmethod
-    def publish(self) -> dict[str, int]:
-        """Make the committed state visible to readers who never wait for a writer; returns each mart's
-        row count as readers will see it."""
+    def publish(self, run_id: str | None = None, released_by: str | None = None, note: str | None = None
+                ) -> dict[str, int]:
+        """Make the committed state visible to readers who never wait for a writer, recording the run it
+        comes from (`audit.publications`; `released_by`: an operator releasing a held-back build); returns
+        each mart's row count as readers will see it. Callers publish only after the run's blocking
+        audits passed (assets/publication.py)."""
 
     @property
     def published_path(self) -> Path | None:
@@ -409,7 +414,8 @@ class DuckDBFileWarehouse(Warehouse):
     def published_path(self) -> Path:
         return published_path_for(self.database)
 
-    def publish(self) -> dict[str, int]:
+    def publish(self, run_id: str | None = None, released_by: str | None = None, note: str | None = None
+                ) -> dict[str, int]:
         """Bring a copy of the published file in step with the stable interface (PUBLISHED_SCHEMAS), check
         it opens, and rename it over the published one. A reader that has the old file open keeps reading
         it (a rename does not touch open files); the next connection sees the new one.
@@ -424,9 +430,11 @@ class DuckDBFileWarehouse(Warehouse):
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
             stale.unlink(missing_ok=True)
         tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        published_at = None
         try:
             # The connection stays open while copying: the pool keeps other writers out meanwhile.
             with self.connect() as conn:
+                published_at = audit_log.record_publication(conn, run_id, released_by, note)
                 self._attach_copy(conn, tmp, base=target)
                 try:
                     _bring_in_step(conn, _COPY)
@@ -445,6 +453,11 @@ class DuckDBFileWarehouse(Warehouse):
             os.replace(tmp, target)
             wal.unlink(missing_ok=True)
             _fsync(target.parent)
+        except BaseException:
+            if published_at is not None:
+                with self.connect() as conn:
+                    audit_log.forget_publication(conn, published_at)
+            raise
         finally:
             tmp.unlink(missing_ok=True)
             Path(f"{tmp}.wal").unlink(missing_ok=True)

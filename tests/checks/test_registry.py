@@ -23,10 +23,18 @@ EXPECTED = {
     ("raw/stock_prices", "daily_move_within_60pct_unless_split"): False,
     ("marts/fct_ai_basket_market_cap", "members_priced_equals_listed_members"): False,
     ("raw/index_constituents", "snapshot_counts_and_weights"): False,
+    # The plausibility audits: blocking, so a failure holds the publication back.
+    ("marts/fct_index_returns", "index_closes_plausible"): True,
+    ("marts/fct_ai_basket_members_daily", "stock_closes_plausible"): True,
+    ("marts/fct_ai_basket_members_daily", "share_counts_plausible"): True,
+    ("marts/fct_ai_basket_members_daily", "member_market_caps_plausible"): True,
+    ("marts/fct_ai_basket_members_daily", "fx_rates_plausible"): True,
+    ("marts/fct_ai_basket_market_cap", "basket_totals_plausible"): True,
+    ("marts/fct_ai_market_cap_ratio", "market_cap_ratio_plausible"): True,
 }
 
 
-def test_every_check_is_registered_and_only_the_error_checks_on_raw_block():
+def test_every_check_is_registered_and_only_the_error_checks_and_audits_block():
     checks = build_asset_checks(Settings())
     specs = {(s.asset_key.to_user_string(), s.name): s for c in checks for s in c.check_specs}
     assert {k: s.blocking for k, s in specs.items()} == EXPECTED
