@@ -310,24 +310,30 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
     from orchestration.resources import build_warehouse
 
     warehouse = build_warehouse(settings)
+    # Which run the figures come from, and whether the audits held a newer one back.
+    status = status_lines(warehouse)
+    if status:
+        print("", file=out)
+    for line in status:
+        print(line, file=out)
+    published = warehouse.published_path
+    if published is not None and not published.exists() and any(line.startswith("Held back") for line in status):
+        return False  # the warehouse's own figures were refused: nothing to show as the headline
     try:
         with warehouse.reader_session() as wh:
             rows = wh.rows("select as_of_date, data_label, headline from marts.rpt_headline order by line")
     except (duckdb.Error, OSError) as exc:
         print(f"No headline report in {warehouse.reader_location} ({str(exc).splitlines()[0]});"
               " run `make demo` first.", file=out)
-        rows = None
-    if rows == []:
+        return False
+    if not rows:
         print(f"marts.rpt_headline in {warehouse.reader_location} is empty.", file=out)
-    if rows:
-        as_of, label = rows[0][0], rows[0][1]
-        print(f"\nHeadline as of {as_of}{f' ({label})' if label else ''}:", file=out)
-        for _, _, line in rows:
-            print(f"  {line}", file=out)
-    # Which run these figures come from, and whether the audits held a newer one back.
-    for line in status_lines(warehouse):
-        print(line, file=out)
-    return bool(rows)
+        return False
+    as_of, label = rows[0][0], rows[0][1]
+    print(f"\nHeadline as of {as_of}{f' ({label})' if label else ''}:", file=out)
+    for _, _, line in rows:
+        print(f"  {line}", file=out)
+    return True
 
 
 def demo(settings: Settings) -> int:

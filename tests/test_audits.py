@@ -179,3 +179,21 @@ def test_a_later_run_audits_from_the_held_back_window_so_a_clean_day_cannot_publ
         third = plausibility.evaluate(session, fx, date(2026, 1, 9), "run-3")
         assert third.window_start == date(2026, 1, 9) and third.passed
         assert audit_log.held_back(conn) is None
+
+
+def test_a_first_run_held_back_publishes_nothing_and_says_so(tmp_path, monkeypatch):
+    database = tmp_path / "warehouse" / "china_tech_rally.duckdb"
+    database.parent.mkdir()
+    with duckdb.connect(str(database)) as conn:
+        conn.execute("create schema marts")
+        conn.execute("create table marts.rpt_headline as select date '2026-01-16' as as_of_date,"
+                     " 'x' as data_label, 'a refused figure' as headline, 1 as line")
+        audit_log.record_evaluation(conn, "first-run", "fx_rates_plausible", "marts/fct_ai_basket_members_daily",
+                                    None, [("CNY", BAD_DAY, 7.1, date(2026, 1, 14), 0.14, 49.7, 0.1, None)])
+    monkeypatch.setenv("DUCKDB_DATABASE", str(database))
+    out = io.StringIO()
+    assert print_headline(Settings(), out) is False
+    text = out.getvalue()
+    assert "Held back: run first-run" in text and "Nothing is published yet" in text
+    assert "a refused figure" not in text
+    assert not published_path_for(database).exists()

@@ -56,3 +56,17 @@ def test_marts_carry_the_freshness_policy_and_raw_assets_do_not(graph):
     # Every check in the definitions targets an asset that exists (the dbt manifest has the marts).
     for key in EXPECTED:
         assert any(k.to_user_string() == key[0] for k in graph.get_all_asset_keys())
+
+
+def test_the_dbt_tests_at_severity_error_block_and_the_publication_depends_on_every_audited_mart(graph):
+    """dagster-dbt makes a dbt test of severity error a blocking check (and warn a non-blocking one): a
+    failure on a mart skips what is downstream of it in the run, the report and the publication."""
+    from assets.checks.plausibility import AUDITED_ASSETS
+    from assets.dbt import build_dbt_assets
+    from assets.publication import PUBLISHED_KEY
+
+    specs = {(s.asset_key.to_user_string(), s.name): s.blocking for s in build_dbt_assets(Settings()).check_specs}
+    assert specs[("marts/fct_ai_basket_market_cap", "assert_basket_market_cap_equals_sum_of_members")] is True
+    assert specs[("marts/rpt_headline", "unique_rpt_headline_line")] is True
+    assert specs[("marts/fct_ai_basket_members_daily", "assert_basket_members_have_market_cap")] is False  # warn
+    assert set(AUDITED_ASSETS) <= graph.get(PUBLISHED_KEY).parent_keys
