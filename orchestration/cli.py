@@ -49,6 +49,7 @@ from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 # workspace.yaml's location name: with this tag the UI lists CLI runs under the job, as its own runs.
 REPOSITORY_LABEL = "__repository__@china_tech_rally"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+SKIPPED = re.compile(r"Dependencies for step \S+ (failed|were not executed).*Not executing\.$", re.DOTALL)
 # Dagster notices about its own APIs (backfill_policy, pools, `dagster dev`) are for developers, not for
 # someone running the demo or the UI. The UI's processes are separate interpreters: they get the same
 # filters through PYTHONWARNINGS, which can only match a message's start (their categories are not
@@ -164,6 +165,10 @@ class Progress(threading.Thread):
         event = entry.dagster_event
         step = entry.step_key or ""
         if event is None:
+            # Each step skipped after a failure (a dbt test, a held-back publication) says so at error
+            # level; the failure itself is on the terminal already, the skips stay in the log file.
+            if SKIPPED.match(entry.user_message or ""):
+                return
             if level >= 30:  # context.log.warning / error in an asset
                 self.say(f"  {'warning' if level < 40 else 'error'} ({step_label(step)}): {entry.user_message}")
             return
@@ -313,7 +318,7 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
     # Which run the figures come from, and whether the audits held a newer one back.
     status = status_lines(warehouse)
     if status:
-        print("", file=out)
+        print(file=out)
     for line in status:
         print(line, file=out)
     published = warehouse.published_path
