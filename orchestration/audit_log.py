@@ -5,6 +5,7 @@
 | `audit.evaluations`  | audit evaluated in a run (with its findings) | the plausibility audits                |
 | `audit.findings`     | value an audit refused (id, date, values)    | the plausibility audits                |
 | `audit.publications` | publication of the warehouse                 | `Warehouse.publish` (runs, the release) |
+| `audit.quarantine`   | value of a live answer set aside at the load | the raw assets (orchestration/quarantine.py) |
 
 The schema is published with the marts, so a reader of the published copy can see which run it comes
 from and what was audited. A build is *held back* when a run's audits found something after the last
@@ -35,6 +36,10 @@ DDL = (
         value double, previous_date date, previous_value double, move double, limit_move double, note varchar)""",
     f"""create table if not exists {AUDIT_SCHEMA}.publications (
         run_id varchar, published_at timestamp not null, released_by varchar, note varchar)""",
+    f"""create table if not exists {AUDIT_SCHEMA}.quarantine (
+        run_id varchar not null, dataset varchar not null, id varchar not null, trade_date date not null,
+        column_name varchar not null, value double, source varchar, reason varchar not null,
+        quarantined_at timestamp not null)""",
 )
 FINDING_COLUMNS = ("id", "trade_date", "value", "previous_date", "previous_value", "move", "limit_move", "note")
 
@@ -119,6 +124,18 @@ def record_evaluation(
         raise
 
 
+def record_quarantine(conn: Sql, run_id: str, dataset: str, rows: Sequence[Sequence[Any]]) -> None:
+    """The values a load set aside (orchestration/quarantine.py COLUMNS), replacing those an earlier
+    attempt of the same run recorded for the dataset."""
+    ensure(conn)
+    conn.execute(f"delete from {AUDIT_SCHEMA}.quarantine where run_id = ? and dataset = ?", [run_id, dataset])
+    if rows:
+        conn.executemany(
+            f"insert into {AUDIT_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+            [[run_id, dataset, *row] for row in rows],
+        )
+
+
 def unpublished_window_start(conn: Sql, audit: str) -> tuple[bool, date | None]:
     """Whether a held-back evaluation of `audit` since the last publication exists, and the earliest
     window it audited (None: the whole history). A run after a held-back one audits from there too:
@@ -190,5 +207,6 @@ __all__ = [
     "last_publication",
     "record_evaluation",
     "record_publication",
+    "record_quarantine",
     "unpublished_window_start",
 ]

@@ -282,10 +282,12 @@ class Warehouse(ConfigurableResource, ABC):
         start: date,
         end: date,
         loaded_at: datetime,
+        keep: Sequence[tuple[str, date]] = (),
     ) -> WriteSummary:
         """Replace [start, end] for every requested id the provider delivered.
 
-        Ids the provider failed on keep their rows: a transient failure must never erase history.
+        Ids the provider failed on keep their rows: a transient failure must never erase history. So do
+        the (id, day) pairs in `keep`, whose answer was quarantined (orchestration/quarantine.py).
         """
         dataset = result.dataset
         ids = sorted(set(requested_ids) - set(result.failures))
@@ -297,7 +299,8 @@ class Warehouse(ConfigurableResource, ABC):
         frame["source"] = frame["source"].fillna(result.source) if "source" in frame.columns else result.source
         frame["loaded_at"] = loaded_at
         columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
-        return self._replace_rows(dataset, ids, start, end, f"select {columns} from incoming", [], incoming=frame)
+        return self._replace_rows(dataset, ids, start, end, f"select {columns} from incoming", [], incoming=frame,
+                                  keep=keep)
 
     def replace_window_from_query(
         self,
@@ -327,6 +330,7 @@ class Warehouse(ConfigurableResource, ABC):
         params: list,
         incoming: pd.DataFrame | None = None,
         verify: Callable[[WarehouseSession], None] | None = None,
+        keep: Sequence[tuple[str, date]] = (),
     ) -> WriteSummary:
         """One transaction: delete [start, end] of `ids`, insert what `select` returns (the dataset's
         columns, source, loaded_at), let `verify` look, commit; and what was written, per id."""
@@ -340,7 +344,12 @@ class Warehouse(ConfigurableResource, ABC):
                     conn.register("incoming", incoming)
                 conn.execute("begin transaction")
                 try:
-                    replaced = conn.execute(f"delete from {dataset.table} where {window}", [ids, start, end]).fetchone()[0]
+                    kept = (f" and ({dataset.entity_column}, {dataset.date_column}) not in"
+                            " (select (unnest(?::varchar[]), unnest(?::date[])))") if keep else ""
+                    replaced = conn.execute(
+                        f"delete from {dataset.table} where {window}{kept}",
+                        [ids, start, end, *([[k[0] for k in keep], [k[1] for k in keep]] if keep else [])],
+                    ).fetchone()[0]
                     written = conn.execute(f"insert into {dataset.table} ({columns}) {select}", params).fetchone()[0]
                     if verify is not None:
                         verify(WarehouseSession(conn))
