@@ -32,7 +32,6 @@ from dagster import (
 )
 
 from assets.checks.common import mart_key, raw_key, rows_table
-from assets.raw import WAREHOUSE_POOL
 from orchestration import audit_log
 from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
@@ -346,7 +345,6 @@ def _audit_check(audit: Audit) -> AssetChecksDefinition:
         " (docs/data-quality.md). ERROR and blocking: a failure holds the publication back.",
         blocking=True,
         additional_deps=list(audit.reads),
-        pool=WAREHOUSE_POOL,
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
         with warehouse.session() as wh:
