@@ -37,23 +37,27 @@ def _quick(warehouse: Warehouse) -> Warehouse:
 
 def status_lines(warehouse: Warehouse) -> list[str]:
     """Which run the published copy comes from, and whether a newer build was held back."""
-    lines = []
     try:
         with warehouse.reader_session() as reader:
             published = audit_log.last_publication(reader)
     except (duckdb.Error, OSError):
         published = None
+    copy = warehouse.published_path
+    if published is not None:
+        origin = published.describe()
+    elif copy is not None and copy.exists():
+        origin = "a publication that did not record its run (made before the audit log)"
+    else:
+        origin = None
     try:
         with _quick(warehouse).session(read_only=True) as wh:
             held = audit_log.held_back(wh)
     except (WarehouseLockedError, duckdb.Error, OSError):
-        lines.append(f"Published copy: {published.describe() if published else 'from an unrecorded run'}"
-                     " (the warehouse is busy: cannot tell whether a newer run was held back)")
-        return lines
-    if published is not None:
-        lines.append(f"Published copy: {published.describe()}.")
+        busy = "the warehouse is busy: cannot tell whether a newer run was held back"
+        return [f"Published copy: {origin or 'none yet'} ({busy})."]
+    lines = [f"Published copy: {origin}."] if origin else []
     if held is not None:
-        what = "The published copy stays as it was" if published else "Nothing is published yet"
+        what = "The published copy stays as it was" if origin else "Nothing is published yet"
         lines.append(f"Held back: {held.describe()}. {what}; that build is in the warehouse."
                      f" Check it, then `make release RUN={held.run_id}`.")
     return lines
