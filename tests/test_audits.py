@@ -197,3 +197,28 @@ def test_a_first_run_held_back_publishes_nothing_and_says_so(tmp_path, monkeypat
     assert "Held back: run first-run" in text and "Nothing is published yet" in text
     assert "a refused figure" not in text
     assert not published_path_for(database).exists()
+
+
+def test_the_status_never_waits_for_a_run_holding_the_warehouse(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.release import status_lines
+    from orchestration.resources.warehouse import DuckDBFileWarehouse
+
+    warehouse = DuckDBFileWarehouse(database=str(tmp_path / "w.duckdb"))
+    warehouse.ensure_raw_tables()
+    warehouse.publish(run_id="good-run")
+    hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('open', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen([sys.executable, "-c", hold, warehouse.database],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        began = time.monotonic()
+        [line] = status_lines(warehouse)
+        assert time.monotonic() - began < 5
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert line.startswith("Published copy: run good-run") and "the warehouse is busy" in line
