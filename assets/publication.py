@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from dagster import AssetExecutionContext, AssetKey
 
+from assets.checks.plausibility import evaluate_all, window_start_of
 from orchestration.resources.warehouse import Warehouse, published_path_for
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
@@ -50,8 +51,6 @@ def publish_unless_a_later_step_does(
             message = f"left to {key.to_user_string()}, later in this run"
             context.log.info(f"Publication {message}")
             return message
-    from assets.checks.plausibility import evaluate_all, window_start_of
-
     failed = [o for o in evaluate_all(warehouse, window_start_of(context.run.tags), context.run.run_id)
               if not o.passed]
     if failed:

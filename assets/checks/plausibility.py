@@ -281,7 +281,8 @@ class Outcome:
 
 
 def window_start_of(tags: dict[str, str]) -> date | None:
-    from assets.dbt import run_window
+    """The first day of the run's partition window, as the dbt step reads it (None: no window)."""
+    from assets.dbt import run_window  # assets.dbt imports this module, through assets.publication
 
     start = run_window(tags)["CTR_WINDOW_MIN_DATE"]
     return date.fromisoformat(start) if start else None
