@@ -216,10 +216,6 @@ class Audit:
     # and every audit should report in the run that fails.
     reads: tuple[AssetKey, ...] = ()
 
-    @property
-    def label(self) -> str:
-        return f"{self.asset.to_user_string()}:{self.name}"
-
 
 AUDITS = (
     Audit("index_closes_plausible", mart_key("fct_index_returns"), "index close", LIMITS.index_close,
@@ -289,8 +285,9 @@ def window_start_of(tags: dict[str, str]) -> date | None:
 
 
 def _bound(sql: str, since: date | None, start: date | None, limit: float) -> str:
-    """The SQL with its dates and limit as literals, not parameters: a constant date filter is pushed
-    down to the table scan (its zone maps skip the history), a parameter is not."""
+    """The SQL with its dates and limit as literals: `date '...' is null or d >= date '...'` folds to a
+    constant filter that reaches the table scan (its zone maps skip the history); an `is null` test on a
+    parameter is left to run per row."""
 
     def day(d: date | None) -> str:
         return "null::date" if d is None else f"date '{d.isoformat()}'"
