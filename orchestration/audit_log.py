@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-AUDIT_SCHEMA = "audit"
+AUDIT_SCHEMA = "audit"  # every timestamp in it is UTC, whatever the machine's time zone
 # A DuckDB connection or a WarehouseSession: both have execute(sql, params) and executemany.
 Sql = Any
 
@@ -83,7 +83,7 @@ def record_publication(
     conn: Sql, run_id: str | None, released_by: str | None = None, note: str | None = None
 ) -> datetime:
     ensure(conn)
-    published_at = conn.execute("select now()::timestamp").fetchone()[0]
+    published_at = conn.execute("select (now() at time zone 'UTC')").fetchone()[0]
     conn.execute(
         f"insert into {AUDIT_SCHEMA}.publications values (?, ?, ?, ?)", [run_id, published_at, released_by, note]
     )
@@ -110,7 +110,7 @@ def record_evaluation(
         for table in ("evaluations", "findings"):
             conn.execute(f"delete from {AUDIT_SCHEMA}.{table} where run_id = ? and audit = ?", [run_id, audit])
         conn.execute(
-            f"insert into {AUDIT_SCHEMA}.evaluations values (?, ?, ?, ?, now()::timestamp, ?)",
+            f"insert into {AUDIT_SCHEMA}.evaluations values (?, ?, ?, ?, (now() at time zone 'UTC'), ?)",
             [run_id, audit, asset, window_start, len(findings)],
         )
         if findings:
@@ -131,7 +131,7 @@ def record_quarantine(conn: Sql, run_id: str, dataset: str, rows: Sequence[Seque
     conn.execute(f"delete from {AUDIT_SCHEMA}.quarantine where run_id = ? and dataset = ?", [run_id, dataset])
     if rows:
         conn.executemany(
-            f"insert into {AUDIT_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+            f"insert into {AUDIT_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, (now() at time zone 'UTC'))",
             [[run_id, dataset, *row] for row in rows],
         )
 
