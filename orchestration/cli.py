@@ -197,6 +197,8 @@ class Progress(threading.Thread):
             error = event.event_specific_data.error
             text = error.to_string() if error else (event.message or "")
             self.failures.append(text)
+            if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                return  # a failed audit: its own line ("Publication held back: ...") said what and why
             first = (error.message if error else text).strip().splitlines() or ["(no message)"]
             self.say(f"  FAILED {step_label(step)}: {first[0][:300]}")
 

@@ -94,7 +94,7 @@ def release(settings: Settings, run_id: str | None, note: str | None, out: TextI
         print(line, file=out)
     if run_id is None:
         print(f"After checking them: make release RUN={held.run_id} NOTE='why they are right'", file=out)
-        return 1
+        return 0  # shown, not released: nothing went wrong
     if run_id != held.run_id:
         print(f"Run {run_id} is not the held-back build ({held.run_id}); nothing was published.", file=out)
         return 2
