@@ -17,7 +17,7 @@ PY := $(VENV)/bin/python
 MANIFEST := dbt_project/target/manifest.json
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup demo run headline test ui validate manifest clean bench chromium postgres postgres-stop demo-lake
+.PHONY: help setup demo run headline release test ui validate manifest clean bench chromium postgres postgres-stop demo-lake
 
 help:
 	@echo "make demo   set up, then materialise everything on the bundled sample (or CTR_SNAPSHOT_DIR)"
@@ -25,6 +25,7 @@ help:
 	@echo "make ui     open the Dagster UI on http://127.0.0.1:3000"
 	@echo "make run    materialise from the live sources (akshare + yfinance; needs internet)"
 	@echo "make headline  print the headline report of the last run"
+	@echo "make release   show a build the audits held back; RUN=<id> NOTE=... publishes it (docs/data-quality.md)"
 	@echo "make demo-lake  the demo on DuckLake + a local PostgreSQL (docs/scale-out.md)"
 
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -57,6 +58,11 @@ run: setup
 # The headline report of the last run, from the published copy (no lock, even while a run writes).
 headline: $(VENV)/.synced
 	@$(PY) -m orchestration.cli headline
+
+# A build the plausibility audits held back: without RUN, what is held back and why; with the held-back
+# run's id (after checking its findings), publish it, logged with NOTE (docs/data-quality.md).
+release: $(VENV)/.synced
+	@$(PY) -m orchestration.release $(if $(RUN),--run '$(RUN)') $(if $(NOTE),--note '$(NOTE)')
 
 # The tests' scratch warehouses and Dagster homes go to RAM (/dev/shm) when it has room: a run's SQLite
 # event log commits a thousand times and DuckDB checkpoints on close, each an fsync on a disk (about a

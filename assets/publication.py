@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from dagster import AssetExecutionContext, AssetKey
 
+from assets.checks.plausibility import evaluate_all, window_start_of
 from orchestration.resources.warehouse import Warehouse, published_path_for
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
@@ -40,13 +41,23 @@ def publish_unless_a_later_step_does(
     """At the end of a step that wrote the warehouse: publish, unless one of the `later` assets (those
     downstream of this step that also publish) runs later in this run. Returns what happened, for the
     step's metadata. If that later step fails, nothing is published: a failed run leaves the previous
-    copy, as a full run always has."""
+    copy, as a full run always has.
+
+    The audits that hold the `published/warehouse` asset back (its blocking checks, which this run may
+    not include) are evaluated here first, the same SQL over the same window: a failed one holds this
+    publication back too."""
     for key in later:
         if runs_later(context, key):
             message = f"left to {key.to_user_string()}, later in this run"
             context.log.info(f"Publication {message}")
             return message
-    counts = warehouse.publish()
+    failed = [o for o in evaluate_all(warehouse, window_start_of(context.run.tags), context.run.run_id)
+              if not o.passed]
+    if failed:
+        for outcome in failed:
+            context.log.error(f"Publication held back: {outcome.line()}")
+        return f"held back by {', '.join(o.audit.name for o in failed)}"
+    counts = warehouse.publish(run_id=context.run.run_id)
     target = warehouse.published_path or warehouse.location
     context.log.info(f"Published {target} ({len(counts)} marts)")
     return f"published to {target}"

@@ -16,6 +16,7 @@ from dagster import (
     asset,
 )
 
+from assets.checks.plausibility import AUDITED_ASSETS
 from assets.publication import PUBLISHED_KEY, published_path_for
 from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
@@ -28,8 +29,10 @@ __all__ = ["PUBLISHED_KEY", "publish_definitions", "publish_warehouse", "publish
 
 @asset(
     key=PUBLISHED_KEY,
-    # Every mart is upstream of the rendered report, so after it this is last in the graph.
-    deps=[REPORT_KEY],
+    # Every mart is upstream of the rendered report, so after it this is last in the graph. The audited
+    # marts are direct dependencies too: Dagster skips this step when one of their blocking checks (the
+    # plausibility audits, the dbt tests at severity error) fails, so the last good copy stays.
+    deps=[REPORT_KEY, *AUDITED_ASSETS],
     group_name=PUBLISHED_GROUP,
     kinds={"duckdb"},
     # Part of the same single run as a raw backfill over a partition range (see assets/dbt.py).
@@ -40,15 +43,17 @@ __all__ = ["PUBLISHED_KEY", "publish_definitions", "publish_warehouse", "publish
         " `<warehouse folder>/published/<warehouse file name>` (default"
         " `warehouse/published/china_tech_rally.duckdb`); open it read-only. A run that leaves this asset out"
         " (some marts or the report alone, from the UI) publishes from its last step that wrote the warehouse."
+        " Held back, with the previous copy left in place, when a blocking audit of the run fails"
+        " (docs/data-quality.md)."
     ),
 )
 def publish_warehouse(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    counts = warehouse.publish()
+    counts = warehouse.publish(run_id=context.run.run_id)
     published_at = MetadataValue.text(datetime.now(UTC).isoformat(timespec="seconds"))
     target = warehouse.published_path
     if target is None:
         # A lake is read in place, at its latest snapshot: publishing copies nothing (docs/scale-out.md).
-        context.log.info(f"Published {warehouse.location} ({len(counts)} marts)")
+        context.log.info(f"Published {warehouse.location} ({len(counts)} marts) from run {context.run.run_id}")
         return MaterializeResult(
             metadata={
                 "location": MetadataValue.text(warehouse.location),
@@ -56,7 +61,7 @@ def publish_warehouse(context: AssetExecutionContext, warehouse: Warehouse) -> M
                 "mart_rows": MetadataValue.json(counts),
             }
         )
-    context.log.info(f"Published {target} ({len(counts)} marts)")
+    context.log.info(f"Published {target} ({len(counts)} marts) from run {context.run.run_id}")
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(target)),

@@ -19,7 +19,7 @@ from dagster import (
     asset,
 )
 
-from orchestration import reference
+from orchestration import audit_log, reference
 from orchestration.datasets import (
     DATASETS,
     FX_RATES,
@@ -29,6 +29,7 @@ from orchestration.datasets import (
     STOCK_PRICES,
     Dataset,
 )
+from orchestration.quarantine import quarantine
 from orchestration.resources.providers.base import (
     FetchResult,
     MarketDataProvider,
@@ -200,8 +201,12 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         # A large snapshot file goes to the warehouse inside DuckDB; anything else through a frame.
         fetched = provider.fetch_query(dataset, ids, start, end)
+        held = None
         if fetched is None:
-            fetched = screen(provider.fetch(dataset, ids, start, end), ids, provider.all_or_nothing)
+            fetched = provider.fetch(dataset, ids, start, end)
+            if not provider.all_or_nothing:
+                fetched, held = quarantine(fetched)
+            fetched = screen(fetched, ids, provider.all_or_nothing)
             fetched = drop_restatements(fetched, warehouse, start)
         if fetched.ignored_ids:
             context.log.warning(
@@ -214,7 +219,15 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         if isinstance(fetched, QueryFetch):
             written = write_from_query(fetched, warehouse, ids, start, end, loaded_at)
         else:
-            written = warehouse.replace_window(fetched, ids, start, end, loaded_at=loaded_at)
+            written = warehouse.replace_window(fetched, ids, start, end, loaded_at=loaded_at,
+                                               keep=held.withheld if held else ())
+        if held is not None:
+            with warehouse.session() as wh:
+                audit_log.record_quarantine(wh, context.run.run_id, dataset.name,
+                                            list(held.rows.itertuples(index=False, name=None)))
+            if len(held):
+                context.log.warning(f"{dataset.name}: {len(held)} value(s) quarantined, see audit.quarantine:"
+                                    f" {held.summary()}")
         no_rows = sorted(set(written.ids_replaced) - set(written.ids_loaded))
         return MaterializeResult(
             metadata={
@@ -228,6 +241,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
                 "ids_loaded": len(written.ids_loaded),
                 "ids_without_rows_in_window": MetadataValue.text(", ".join(no_rows) or "none"),
                 "ids_failed": MetadataValue.json(fetched.failures),
+                "values_quarantined": len(held) if held is not None else 0,
             }
         )
 

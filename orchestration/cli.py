@@ -32,6 +32,7 @@ from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarni
 from orchestration import preflight
 from orchestration.jobs import MATERIALIZE_ALL_JOB
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
+from orchestration.release import status_lines
 from orchestration.resources import build_warehouse
 from orchestration.resources.providers import ProviderError, SourceUnreachableError
 from orchestration.settings import PROJECT_ROOT, Settings, get_settings
@@ -40,6 +41,7 @@ from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 # as its own runs.
 REPOSITORY_LABEL = "__repository__@china_tech_rally"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+SKIPPED = re.compile(r"Dependencies for step \S+ (failed|were not executed).*Not executing\.$", re.DOTALL)
 # Dagster notices about its own APIs (backfill_policy, pools, `dagster dev`) are for developers, not for
 # someone running the demo or the UI. The UI's processes are separate interpreters: they get the same
 # filters through PYTHONWARNINGS, which can only match a message's start (their categories are not
@@ -194,6 +196,10 @@ class Progress(threading.Thread):
         event = entry.dagster_event
         step = entry.step_key or ""
         if event is None:
+            # Each step skipped after a failure (a dbt test, a held-back publication) says so at error
+            # level; the failure itself is on the terminal already, the skips stay in the log file.
+            if SKIPPED.match(entry.user_message or ""):
+                return
             if level >= 30:  # context.log.warning / error in an asset
                 self.say(f"  {'warning' if level < 40 else 'error'} ({step_label(step) or 'run'}): {entry.user_message}")
             return
@@ -220,6 +226,8 @@ class Progress(threading.Thread):
             why = reason(error) if error else (event.message or "(no message)")
             self.failures.append(why)
             self.log.write(f"{error.to_string() if error else why}\n")
+            if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                return  # a failed audit: its own line ("Publication held back: ...") said what and why
             first = why.splitlines()[0]
             where = step_label(step) if kind == DagsterEventType.STEP_FAILURE else "run"
             self.say(f"  FAILED {where}: {first[:400]}")
@@ -325,6 +333,15 @@ def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
 
 def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
     warehouse = build_warehouse(settings)
+    # Which run the figures come from, and whether the audits held a newer one back.
+    status = status_lines(warehouse)
+    if status:
+        print(file=out)
+    for line in status:
+        print(line, file=out)
+    published = warehouse.published_path
+    if published is not None and not published.exists() and any(line.startswith("Held back") for line in status):
+        return False  # the warehouse's own figures were refused: nothing to show as the headline
     try:
         with warehouse.reader_session() as wh:
             rows = wh.rows("select as_of_date, data_label, headline from marts.rpt_headline order by line")

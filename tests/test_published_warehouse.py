@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -54,11 +55,14 @@ def test_the_published_copy_holds_the_marts_and_the_seeds(sample):
             duckdb.connect(str(sample.published), read_only=True) as copy:
         tables = (
             "select table_schema, table_name from information_schema.tables"
-            " where table_schema in ('reference', 'marts') and table_type = 'BASE TABLE' order by 1, 2"
+            " where table_schema in ('reference', 'marts', 'audit') and table_type = 'BASE TABLE' order by 1, 2"
         )
         assert copy.execute(tables).fetchall() == live.execute(tables).fetchall()
         assert {s for (s,) in copy.execute("select distinct table_schema from information_schema.tables").fetchall()} \
-            == {"reference", "marts"}
+            == {"reference", "marts", "audit"}
+        # The copy says which run it comes from: the run that built it.
+        assert copy.execute("select run_id from audit.publications order by published_at desc limit 1").fetchone() \
+            == (sample.first_run_id,)
         for schema, table in live.execute(tables).fetchall():
             sql = f'select * from "{schema}"."{table}" order by all'
             assert copy.execute(sql).fetchall() == live.execute(sql).fetchall(), (schema, table)
@@ -156,7 +160,7 @@ MART, REPORT = "mart", "report"
 
 def test_the_last_writing_step_of_any_selection_publishes_and_only_it(tmp_path, monkeypatch):
     copies = []
-    monkeypatch.setattr(DuckDBFileWarehouse, "publish", lambda self: copies.append(self.published_path) or {})
+    monkeypatch.setattr(DuckDBFileWarehouse, "publish", lambda self, **_: copies.append(self.published_path) or {})
 
     @asset(key=MART)
     def mart(context: AssetExecutionContext, warehouse: Warehouse):
@@ -196,7 +200,7 @@ def published_rows(database) -> dict[str, list[tuple]]:
     with duckdb.connect(str(database), read_only=True) as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables"
-            " where table_schema in ('reference', 'marts') and table_type = 'BASE TABLE' order by 1, 2"
+            " where table_schema in ('reference', 'marts', 'audit') and table_type = 'BASE TABLE' order by 1, 2"
         ).fetchall()
         return {f"{s}.{t}": conn.execute(f'select * from "{s}"."{t}" order by all').fetchall() for s, t in tables}
 
@@ -239,3 +243,41 @@ def test_a_published_file_that_does_not_open_is_replaced_by_a_whole_copy(warehou
     target.write_bytes(b"not a database")
     warehouse.publish()
     assert published_rows(target) == published_rows(warehouse.database)
+
+
+def test_changes_made_in_the_published_copy_never_reach_the_readers_of_the_next_one(warehouse):
+    """An analyst opens the published copy read-write (the duckdb CLI's default), deletes NDX and adds a
+    view and a table, and their process dies with the change still in the write-ahead log beside the
+    file. A run then publishes: every reader afterwards sees exactly the warehouse's rows."""
+    target = published_path_for(warehouse.database)
+    warehouse.publish()
+    change = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]);"
+        " c.execute(\"delete from marts.fct_index_returns where index_id = 'NDX'\");"
+        " c.execute('create view marts.mine as select 1 as x'); c.execute('create table main.scratch (x int)');"
+        " print('changed', flush=True); sys.stdin.read()"
+    )
+    analyst = subprocess.Popen([sys.executable, "-c", change, str(target)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert analyst.stdout.readline().strip() == "changed"
+    finally:
+        analyst.kill()
+        analyst.wait(timeout=30)
+    assert Path(f"{target}.wal").exists()  # the precondition: a log the old file never absorbed
+
+    warehouse.publish()
+
+    with duckdb.connect(str(warehouse.database), read_only=True) as live:
+        ndx = live.execute("select count(*) from marts.fct_index_returns where index_id = 'NDX'").fetchone()[0]
+    assert ndx > 0
+    # Fresh processes, as readers are, so no database instance is shared with this one.
+    count = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True);"
+             " print(c.execute(\"select count(*) from marts.fct_index_returns where index_id = 'NDX'\").fetchone()[0])")
+    for _ in range(2):
+        seen = subprocess.run([sys.executable, "-c", count, str(target)], capture_output=True, text=True, check=True)
+        assert int(seen.stdout) == ndx
+    assert published_rows(target) == published_rows(warehouse.database)
+    with duckdb.connect(str(target), read_only=True) as conn:
+        assert conn.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
+        assert conn.execute("select count(*) from duckdb_tables() where schema_name = 'main'").fetchone()[0] == 0

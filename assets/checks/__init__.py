@@ -6,6 +6,7 @@
 | totals       | basket = sum of members, 1Y change, FX coverage, members priced,     | ERROR / WARN   |
 |              | STAR50/HSTECH snapshot counts and weights                            |                |
 | sanity       | no zero/negative prices or rates (blocking), big daily moves         | ERROR / WARN   |
+| plausibility | every headline quantity day on day; blocks publication (audits)     | ERROR blocking |
 | source_reconciliation | STAR50/HSTECH closes agree across akshare and yfinance (live) | WARN           |
 
 Dagster's FreshnessPolicy (with_mart_freshness_policy) adds the wall-clock view on the marts.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dagster import AssetChecksDefinition, Definitions
 
 from assets.checks.freshness import build_calendar_freshness_checks, with_mart_freshness_policy
+from assets.checks.plausibility import build_plausibility_checks
 from assets.checks.sanity import build_sanity_checks
 from assets.checks.source_reconciliation import build_source_reconciliation_check
 from assets.checks.totals import build_totals_checks
@@ -30,6 +32,7 @@ def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
         *build_calendar_freshness_checks(),
         *build_totals_checks(),
         *build_sanity_checks(),
+        *build_plausibility_checks(),
         *([build_source_reconciliation_check()] if settings.source == "live" else []),
     ]
 

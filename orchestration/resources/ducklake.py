@@ -24,6 +24,7 @@ from typing import TypeVar
 import duckdb
 from pydantic import Field
 
+from orchestration import audit_log
 from orchestration.duckdb_extensions import extension_directory
 from orchestration.resources.warehouse import Warehouse, WarehouseSession, transaction
 
@@ -129,7 +130,8 @@ class DuckLakeWarehouse(Warehouse):
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def publish(self) -> dict[str, int]:
+    def publish(self, run_id: str | None = None, released_by: str | None = None, note: str | None = None
+                ) -> dict[str, int]:
         """Readers read the lake itself, at its latest snapshot, so nothing is copied: this records which
         snapshot the run finished on (a row of `published.publications`, itself a snapshot with the
         commit message `publish`) and returns each mart's row count at that snapshot."""
@@ -145,6 +147,7 @@ class DuckLakeWarehouse(Warehouse):
             conn.execute(
                 f"insert into {PUBLICATIONS_TABLE} values (?, now()::timestamp, ?)", [snapshot, json.dumps(counts)]
             )
+            audit_log.record_publication(conn, run_id, released_by, note)
             conn.execute(f"call {LAKE_ALIAS}.set_commit_message('china-tech-rally', 'publish')")
         return counts
 

@@ -26,6 +26,7 @@ import pandas as pd
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
+from orchestration import audit_log
 from orchestration.datasets import DATASETS, Dataset
 from orchestration.resources.leases import (
     RUN_LEASE_PREFIX,
@@ -40,8 +41,9 @@ from orchestration.resources.providers.base import FetchResult, QueryFetch
 T = TypeVar("T")
 
 RAW_SCHEMA = "raw"
-# What readers of the published copy get: the stable interface of docs/warehouse.md (marts and the seeds).
-PUBLISHED_SCHEMAS = ("reference", "marts")
+# What readers of the published copy get: the stable interface of docs/warehouse.md (marts and the seeds),
+# and the audit log that says which run the copy comes from (orchestration/audit_log.py).
+PUBLISHED_SCHEMAS = ("reference", "marts", audit_log.AUDIT_SCHEMA)
 _COPY = "published_copy"
 
 
@@ -92,6 +94,14 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
     source, target = _table_columns(conn, here), _table_columns(conn, copy)
     for schema, table in sorted(set(target) - set(source)):
         conn.execute(f'drop table "{copy}"."{schema}"."{table}"')
+    # What an analyst who opened the copy read-write added elsewhere: the copy holds the interface only.
+    for kind, schema, name in conn.execute(
+        "select 'view', schema_name, view_name from duckdb_views() where database_name = $1 and not internal"
+        " union all select 'table', schema_name, table_name from duckdb_tables() where database_name = $1"
+        " and schema_name not in (select unnest($2::varchar[]))",
+        [copy, list(PUBLISHED_SCHEMAS)],
+    ).fetchall():
+        conn.execute(f'drop {kind} "{copy}"."{schema}"."{name}"')
     for schema in PUBLISHED_SCHEMAS:
         conn.execute(f'create schema if not exists "{copy}"."{schema}"')
     digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t group by trade_date"
@@ -282,9 +292,12 @@ class Warehouse(ConfigurableResource, ABC):
         """A new connection to the warehouse, which the caller closes."""
 
     @abstractmethod
-    def publish(self) -> dict[str, int]:
-        """Make the committed state visible to readers who never wait for a writer; returns each mart's
-        row count as readers will see it."""
+    def publish(self, run_id: str | None = None, released_by: str | None = None, note: str | None = None
+                ) -> dict[str, int]:
+        """Make the committed state visible to readers who never wait for a writer, recording the run it
+        comes from (`audit.publications`; `released_by`: an operator releasing a held-back build); returns
+        each mart's row count as readers will see it. Callers publish only after the run's blocking
+        audits passed (assets/publication.py)."""
 
     @property
     def published_path(self) -> Path | None:
@@ -348,10 +361,12 @@ class Warehouse(ConfigurableResource, ABC):
         start: date,
         end: date,
         loaded_at: datetime,
+        keep: Sequence[tuple[str, date]] = (),
     ) -> WriteSummary:
         """Replace [start, end] for every requested id the provider delivered.
 
-        Ids the provider failed on keep their rows: a transient failure must never erase history.
+        Ids the provider failed on keep their rows: a transient failure must never erase history. So do
+        the (id, day) pairs in `keep`, whose answer was quarantined (orchestration/quarantine.py).
         """
         dataset = result.dataset
         ids = sorted(set(requested_ids) - set(result.failures))
@@ -363,7 +378,8 @@ class Warehouse(ConfigurableResource, ABC):
         frame["source"] = frame["source"].fillna(result.source) if "source" in frame.columns else result.source
         frame["loaded_at"] = loaded_at
         columns = ", ".join([*dataset.column_names, "source", "loaded_at"])
-        return self._replace_rows(dataset, ids, start, end, f"select {columns} from incoming", [], incoming=frame)
+        return self._replace_rows(dataset, ids, start, end, f"select {columns} from incoming", [], incoming=frame,
+                                  keep=keep)
 
     def replace_window_from_query(
         self,
@@ -393,6 +409,7 @@ class Warehouse(ConfigurableResource, ABC):
         params: list,
         incoming: pd.DataFrame | None = None,
         verify: Callable[[WarehouseSession], None] | None = None,
+        keep: Sequence[tuple[str, date]] = (),
     ) -> WriteSummary:
         """One transaction: delete [start, end] of `ids`, insert what `select` returns (the dataset's
         columns, source, loaded_at), let `verify` look, commit; and what was written, per id."""
@@ -406,8 +423,11 @@ class Warehouse(ConfigurableResource, ABC):
                     conn.register("incoming", incoming)
                 try:
                     with transaction(conn):
+                        kept = (f" and ({dataset.entity_column}, {dataset.date_column}) not in"
+                                " (select (unnest(?::varchar[]), unnest(?::date[])))") if keep else ""
                         replaced = conn.execute(
-                            f"delete from {dataset.table} where {window}", [ids, start, end]
+                            f"delete from {dataset.table} where {window}{kept}",
+                            [ids, start, end, *([[k[0] for k in keep], [k[1] for k in keep]] if keep else [])],
                         ).fetchone()[0]
                         written = conn.execute(f"insert into {dataset.table} ({columns}) {select}", params).fetchone()[0]
                         if verify is not None:
@@ -498,7 +518,8 @@ class DuckDBFileWarehouse(Warehouse):
     def published_path(self) -> Path:
         return published_path_for(self.database)
 
-    def publish(self) -> dict[str, int]:
+    def publish(self, run_id: str | None = None, released_by: str | None = None, note: str | None = None
+                ) -> dict[str, int]:
         """Bring a copy of the published file in step with the stable interface (PUBLISHED_SCHEMAS), check
         it opens, and rename it over the published one. A reader that has the old file open keeps reading
         it (a rename does not touch open files); the next connection sees the new one.
@@ -513,8 +534,10 @@ class DuckDBFileWarehouse(Warehouse):
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
             stale.unlink(missing_ok=True)
         tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        published_at = None
         try:
             with self.connect() as conn:
+                published_at = audit_log.record_publication(conn, run_id, released_by, note)
                 self._attach_copy(conn, tmp, base=target)
                 try:
                     _bring_in_step(conn, _COPY)
@@ -524,8 +547,20 @@ class DuckDBFileWarehouse(Warehouse):
                 session = WarehouseSession(copy)
                 counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
             _fsync(tmp)
+            # A session that opened the published file read-write (the duckdb CLI's default) may have left
+            # its write-ahead log beside it; DuckDB would replay that log over the new file for every
+            # later reader. It belongs to the old file: removed before the rename, and again after it in
+            # case that session wrote once more in between.
+            wal = Path(f"{target}.wal")
+            wal.unlink(missing_ok=True)
             os.replace(tmp, target)
+            wal.unlink(missing_ok=True)
             _fsync(target.parent)
+        except BaseException:
+            if published_at is not None:
+                with self.connect() as conn:
+                    audit_log.forget_publication(conn, published_at)
+            raise
         finally:
             tmp.unlink(missing_ok=True)
             Path(f"{tmp}.wal").unlink(missing_ok=True)
