@@ -17,21 +17,18 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
-    DbtProject,
     dbt_assets,
 )
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from packaging import version
 from pydantic import Field
 
+from assets.dbt_project import dbt_project
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
-from orchestration.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
+from orchestration.partitions import run_window
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, get_settings
-
-# The manifest's path does not depend on the target; the resource names the target per Settings.
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=get_settings().dbt_target)
+from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 
 _GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "reports": "reports"}
 
@@ -113,16 +110,6 @@ def prepare_manifest(settings: Settings, always: bool = False) -> None:
             dbt_project.preparer.prepare(dbt_project)
         else:
             dbt_project.prepare_if_dev()
-
-
-def run_window(tags: Mapping[str, str]) -> dict[str, str | None]:
-    """The raw partition window of this run (None, None without partitions: recompute everything).
-
-    Handed to dbt as env vars, not --vars: a change of --vars makes dbt re-parse the whole project.
-    """
-    start = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
-    end = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
-    return {"CTR_WINDOW_MIN_DATE": start, "CTR_WINDOW_MAX_DATE": end}
 
 
 class DbtBuildConfig(Config):

@@ -24,7 +24,8 @@ def dbt_manifest() -> Path:
     """dagster-dbt loads target/manifest.json at import; `make test` prepares it, a bare pytest may not.
     Re-prepared when a project file is newer, as the Makefile rule does: a stale manifest fails the dbt
     step on a node it does not know."""
-    from assets.dbt import dbt_project, prepare_manifest
+    from assets.dbt import prepare_manifest
+    from assets.dbt_project import dbt_project
 
     manifest = dbt_project.manifest_path
     sources = [

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.dbt import dbt_project
+from assets.dbt_project import dbt_project
 from assets.exchange_sessions import write_exchange_sessions
 from orchestration.datasets import DATASETS
 from orchestration.settings import SAMPLE_DIR

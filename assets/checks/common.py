@@ -11,6 +11,7 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, DagsterInstance, MetadataValue
 
+from assets.dbt_project import dbt_project
 from orchestration.datasets import DATASETS, DATASETS_BY_NAME, Dataset
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.providers.snapshot import SnapshotProvider
@@ -24,8 +25,6 @@ MARTS_SCHEMA = "marts"
 def raw_inputs_of(model: str) -> tuple[str, ...]:
     """The raw tables a dbt model is built from, read from the dbt manifest's lineage: an empty mart is
     explained by the empty ones among them, and a new model needs no list kept by hand."""
-    from assets.dbt import dbt_project
-
     manifest = json.loads(Path(dbt_project.manifest_path).read_text())
     nodes = {**manifest["nodes"], **manifest["sources"]}
     found: set[str] = set()

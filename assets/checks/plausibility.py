@@ -33,6 +33,7 @@ from dagster import (
 
 from assets.checks.common import mart_key, raw_key, rows_table
 from orchestration import audit_log
+from orchestration.partitions import run_window
 from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
 
@@ -279,8 +280,6 @@ class Outcome:
 
 def window_start_of(tags: dict[str, str]) -> date | None:
     """The first day of the run's partition window, as the dbt step reads it (None: no window)."""
-    from assets.dbt import run_window  # assets.dbt imports this module, through assets.publication
-
     start = run_window(tags)["CTR_WINDOW_MIN_DATE"]
     return date.fromisoformat(start) if start else None
 
