@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,3 +93,46 @@ def test_a_cli_run_killed_alone_never_blocks_the_next_one(moment, tmp_path, tmp_
     with duckdb.connect(str(env.database), read_only=True) as conn:
         assert conn.execute("select count(*) from duckdb_tables() where table_name like '%dbt_tmp%'"
                             " or table_name like '%dbt_backup%'").fetchone()[0] == 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_run_waiting_for_the_lease_stops_on_sigterm_and_sigint(sig, tmp_path, tmp_path_factory):
+    clean = clean_demo(tmp_path_factory)
+    env = new_env(tmp_path)
+    lease = lease_of(env.database)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lease)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with (tmp_path / "waiting.out").open("w") as out:
+            waiting = start_demo(env, clean.snapshot, out)
+        try:
+            deadline = time.monotonic() + 240
+            while "Waiting up to" not in (text := (tmp_path / "waiting.out").read_text()):
+                assert waiting.poll() is None and time.monotonic() < deadline, text
+                time.sleep(0.2)
+            waiting.send_signal(sig)
+            stopped_at = time.monotonic()
+            waiting.wait(timeout=60)
+            assert time.monotonic() - stopped_at < 30
+        finally:
+            if waiting.poll() is None:
+                os.killpg(waiting.pid, signal.SIGKILL)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert waiting.returncode == 1, (tmp_path / "waiting.out").read_text()
+    assert "FAILED run: interrupted (Ctrl-C or SIGTERM)" in (tmp_path / "waiting.out").read_text()
+    with DagsterInstance.from_config(str(env.home)) as instance:
+        [run] = instance.get_runs()
+        assert run.status == DagsterRunStatus.FAILURE
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from orchestration.resources.leases import hold
+with hold(Path(sys.argv[1]), "another-run", 0):
+    print("held", flush=True)
+    time.sleep(600)
+"""
