@@ -34,7 +34,7 @@ from dagster._core.storage.tags import (
 )
 from dagster._core.utils import make_new_run_id
 
-from orchestration import preflight
+from orchestration import preflight, provenance
 from orchestration.jobs import MATERIALIZE_ALL_JOB
 from orchestration.recovery import (
     lock_message,
@@ -328,6 +328,7 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
 
 def demo(settings: Settings) -> int:
     preflight.check(settings)
+    provenance.claim(settings)
     from orchestration.definitions import build_provider
 
     provider = build_provider(settings)
@@ -351,6 +352,7 @@ def run_live(settings: Settings) -> int:
     except SourceUnreachableError as exc:
         print(f"{exc}", file=sys.stderr)
         return 3
+    provenance.claim(settings)
     ok = materialize_range(settings, settings.start_date, date.today())
     print_summary(settings)
     print_headline(settings)
