@@ -34,8 +34,10 @@ def source_of(settings: Settings) -> str:
 
 
 def describe(source: str) -> str:
-    if source == "live" or source.startswith("rows of "):
+    if source == "live":
         return "the live sources"
+    if source.startswith("rows of "):
+        return source
     if Path(source) == SAMPLE_DIR.resolve():
         return f"the bundled synthetic sample ({Path(source).relative_to(PROJECT_ROOT)}/)"
     return source

@@ -611,7 +611,7 @@ def relative_performance_usd(
         d = idx["trade_date"]
         now = asof_lookup(idx, "trade_date", bench, "trade_date", None, ["close", "close_usd"], strict=False)
 
-        def at(dates, strict):
+        def at(dates, strict, idx=idx, bench=bench):
             return asof_lookup(idx.assign(_a=dates), "_a", bench, "trade_date", None, ["close_usd"], strict)["close_usd"]
 
         anchors = {"MTD": at(first_of_month(d), True), "YTD": at(first_of_year(d), True), "1Y": at(year_back(d), False)}
