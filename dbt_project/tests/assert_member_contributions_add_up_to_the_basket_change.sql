@@ -1,3 +1,6 @@
+-- Reads two models; the meta tells Dagster which asset the check belongs to.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_ai_basket_member_contribution'}}}) }}
+
 -- The members' changes over a period add up to the basket's change (relative tolerance 1e-9), and that
 -- change is the basket's own between the two dates.
 with totals as (

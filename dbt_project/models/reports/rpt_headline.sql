@@ -273,7 +273,7 @@ contributions as (
         c.basket_change_usd, c.contribution_rank, c.members || ' member' || case when c.members = 1 then '' else 's' end
     from {{ ref('fct_ai_basket_subsector_contribution') }} as c
     inner join contribution_periods as cp on c.period = cp.period
-    where c.contribution_rank <= {{ var('headline_top_contributors') }}
+    where c.contribution_rank <= {{ var('headline_top_subsectors') }}
 
 ),
 
