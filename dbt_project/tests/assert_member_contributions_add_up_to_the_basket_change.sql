@@ -6,6 +6,7 @@
 with totals as (
     select basket_id, period, trade_date, base_date, sum(change_usd) as members_change, any_value(basket_change_usd) as basket_change
     from {{ ref('fct_ai_basket_member_contribution') }}
+    where {{ in_test_window('trade_date') }}
     group by all
 ), basket as (
     select basket_id, trade_date, market_cap_usd from {{ ref('fct_ai_basket_market_cap') }}

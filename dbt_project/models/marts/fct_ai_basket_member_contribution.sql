@@ -1,7 +1,10 @@
 -- Who drove a basket's USD market-cap change over a period: each member's own change between the
 -- basket's base row and the date, from the same member rows the basket sums, so the members' changes
 -- add up to the basket's. A member without a value on one side counts as 0 there (listed, or priced,
--- after the base: its whole value is its contribution). Rebuilt whole.
+-- after the base: its whole value is its contribution). Incremental: the days from the window start on,
+-- each basket's and its members' values read back to the base of the window start's longest period.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 {%- set periods = [('1M', 1, 'months', 1), ('3M', 2, 'months', 3), ('6M', 3, 'months', 6), ('YTD', 4, 'ytd', none), ('1Y', 5, 'months', 12)] %}
 
@@ -12,12 +15,14 @@ basket as (
     select basket_id, trade_date, market_cap_usd
     from {{ ref('fct_ai_basket_market_cap') }}
     where market_cap_usd is not null
+        and {{ asof_lookback(ref('fct_ai_basket_market_cap'), ['basket_id'], 'trade_date', anchors=true, where='market_cap_usd is not null') }}
 
 ),
 
 members_daily as (
 
     select basket_id, symbol, trade_date, market_cap_usd from {{ ref('fct_ai_basket_members_daily') }}
+    where {{ asof_lookback(ref('fct_ai_basket_members_daily'), ['basket_id'], 'trade_date', anchors=true, where='market_cap_usd is not null') }}
 
 ),
 
@@ -35,6 +40,7 @@ targets as (
         basket_id, trade_date, market_cap_usd, '{{ period }}' as period, {{ period_order }} as period_order,
         {% if kind == 'ytd' %}{{ year_start('trade_date') }} - 1{% else %}{{ months_before('trade_date', months) }}{% endif %} as base_target_date
     from basket
+    where {{ in_window('trade_date') }}
     {{ "union all" if not loop.last }}
     {%- endfor %}
 
@@ -86,12 +92,16 @@ members as (
 
 changes as (
 
+    -- the basket's change as the sum of its members': the difference of two basket totals of ~1e13
+    -- would carry their rounding (1e-3) into a change of ~1e10, and differ between builds
     select
         *,
-        coalesce(market_cap_usd, 0) - coalesce(market_cap_usd_base, 0) as change_usd,
-        basket_market_cap_usd - basket_market_cap_usd_base as basket_change_usd
+        sum(change_usd) over (partition by basket_id, period, trade_date) as basket_change_usd
 
-    from members
+    from (
+        select *, coalesce(market_cap_usd, 0) - coalesce(market_cap_usd_base, 0) as change_usd
+        from members
+    )
 
 ),
 

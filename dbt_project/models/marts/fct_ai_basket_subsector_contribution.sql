@@ -1,10 +1,14 @@
--- fct_ai_basket_member_contribution summed by subsector (the seed's value-chain step).
+-- fct_ai_basket_member_contribution summed by subsector (the seed's value-chain step). Incremental on
+-- the same window as the member rows it sums.
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 with
 
 members as (
 
     select * from {{ ref('fct_ai_basket_member_contribution') }}
+    where {{ in_window('trade_date') }}
 
 ),
 

@@ -2,7 +2,10 @@
 -- listing currency and in US dollars. Anchors follow the index returns' rules: a month or year back is
 -- the latest close on or before the same calendar day then (clamped to the month's end), the year to
 -- date is measured from the last close of the previous year. Each close is converted with the FX rate
--- as of its own date. Rebuilt whole.
+-- as of its own date. Incremental: the rows from the window start on, reading each symbol's closes back
+-- to its one-year anchor (the earliest of the five).
+
+{{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
 {%- set periods = [('1m', 1), ('3m', 3), ('6m', 6), ('1y', 12)] %}
 
@@ -11,6 +14,7 @@ with
 prices as (
 
     select basket_id, symbol, trade_date, close, currency from {{ ref('int_basket_member_prices') }}
+    where {{ asof_lookback(ref('int_basket_member_prices'), ['symbol'], 'trade_date', anchors=true) }}
 
 ),
 
@@ -82,6 +86,7 @@ final as (
         {%- endfor %}
 
     from anchored
+    where {{ in_window('trade_date') }}
 
 )
 
