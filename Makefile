@@ -17,7 +17,7 @@ PY := $(VENV)/bin/python
 MANIFEST := dbt_project/target/manifest.json
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help setup demo run headline release test ui validate manifest clean bench chromium postgres postgres-stop demo-lake
+.PHONY: help setup demo run headline release test ui validate manifest clean clean-warehouse export docs bench chromium postgres postgres-stop demo-lake
 
 help:
 	@echo "make demo   set up, then materialise everything on the bundled sample (or CTR_SNAPSHOT_DIR)"
@@ -26,6 +26,9 @@ help:
 	@echo "make run    materialise from the live sources (akshare + yfinance; needs internet)"
 	@echo "make headline  print the headline report of the last run"
 	@echo "make release   show a build the audits held back; RUN=<id> NOTE=... publishes it (docs/data-quality.md)"
+	@echo "make export    every mart as Parquet + CSV with manifest.json, into warehouse/export/"
+	@echo "make docs      build and serve the dbt docs site on http://127.0.0.1:8080"
+	@echo "make clean-warehouse  delete the warehouse, its reports and the run history; keep the environment"
 	@echo "make demo-lake  the demo on DuckLake + a local PostgreSQL (docs/scale-out.md)"
 
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -96,6 +99,20 @@ UI_PORT ?= 3000
 ui: setup
 	@exec $(PY) -m orchestration.cli ui --host 127.0.0.1 --port $(UI_PORT)
 
+
+# Every mart of the published copy as Parquet and CSV, with manifest.json (orchestration/export.py).
+export: $(VENV)/.synced
+	@$(PY) -m orchestration.export
+
+# dbt's docs site from the runs' own manifest and the warehouse's catalog (orchestration/dbt_docs.py).
+DOCS_PORT ?= 8080
+docs: setup
+	@exec $(PY) -m orchestration.dbt_docs serve --host 127.0.0.1 --port $(DOCS_PORT)
+
+# Start fresh on the data, not on the tools: the warehouse (DUCKDB_DATABASE's folder contents for the
+# default one: the file, its published copy, export, snapshot records), the reports and the run history.
+clean-warehouse:
+	rm -rf warehouse reports/*.md reports/*.png $(DAGSTER_HOME)
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) dbt_project/target dbt_project/logs warehouse

@@ -45,6 +45,7 @@ MARTS_READ = (
     "fct_ai_market_cap_ratio",
     "dim_security",
 )
+MIXED = "synthetic sample mixed with"
 # The baskets seed's headline pair (CN_AI against GLOBAL_AI_EX_CN), as fct_ai_market_cap_ratio reports it.
 CN_BASKET, PEER_BASKET = headline_baskets()
 SYNTHETIC = "synthetic sample"
@@ -139,7 +140,9 @@ def load_headline(wh: WarehouseSession) -> Headline:
 
 
 def _titled(title: str, label: str) -> str:
-    return f"{title} ({SYNTHETIC})" if label == SYNTHETIC else title
+    if label == SYNTHETIC:
+        return f"{title} ({SYNTHETIC})"
+    return f"{title} ({MIXED} other data)" if label.startswith(MIXED) else title
 
 
 def render_charts(h: Headline) -> dict[str, Any]:
@@ -259,6 +262,8 @@ def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
     out = [f"# {title}", ""]
     if label == SYNTHETIC:
         out += ["> Built from the bundled **synthetic sample** (`sample_data/`): realistic in shape, not market data.", ""]
+    elif label.startswith(MIXED):
+        out += [f"> **Mixed data**: {label}. Figures rest on both; start fresh with `make clean-warehouse`.", ""]
     else:
         out += [f"Data: {label}.", ""]
     flagged = table[table.dates_mismatched.fillna(False).astype(bool)]
@@ -272,12 +277,15 @@ def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
             "",
         ]
 
-    idx = table[table.topic == "index_return"]
+    both = table[table.topic == "index_return"]
+    idx = both[both.measure == "return"]
+    # A USD index's USD return is its return: the report has one row for it, in both tables.
+    usd = both[(both.measure == "return_usd") | ((both.measure == "return") & (both.currency == "USD"))]
     if len(idx):
         out += [
             "## Index returns",
             "",
-            "Price returns in each index's own (local) currency, not converted to USD.",
+            "Price returns in each index's own (local) currency; in US dollars in the second table.",
             "",
             "| index | currency | as of | MTD | YTD | 1Y |",
             "|---|---|---|---|---|---|",
@@ -290,9 +298,24 @@ def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
                 f" | {rows.value_date.iloc[0]:%Y-%m-%d}{stale} | {_pct(by_period.get('MTD'))}"
                 f" | {_pct(by_period.get('YTD'))} | {_pct(by_period.get('1Y'))} |"
             )
-        out += ["", "**Who outperformed whom** (each in its local currency)", ""]
-        for period, rows in idx.groupby("period", sort=False):
-            ranked = rows[rows.value.notna()].sort_values("rank")
+        out += [
+            "",
+            "In US dollars (each close converted with the FX rate as of its date, `marts.fct_fx_rates`):",
+            "",
+            "| index | as of | MTD | YTD | 1Y |",
+            "|---|---|---|---|---|",
+        ]
+        for subject, rows in usd.groupby("subject", sort=False):
+            by_period = dict(zip(rows.period, rows.value, strict=True))
+            stale = " (dates mismatched)" if _mismatched(rows) else ""
+            out.append(
+                f"| {rows.subject_name.iloc[0]} | {rows.value_date.iloc[0]:%Y-%m-%d}{stale} | {_pct(by_period.get('MTD'))}"
+                f" | {_pct(by_period.get('YTD'))} | {_pct(by_period.get('1Y'))} |"
+            )
+        out += ["", "**Who outperformed whom**, each in its local currency, then all in USD", ""]
+        rankings = [*idx.groupby("period", sort=False), *((f"{p} in USD", r) for p, r in usd.groupby("period", sort=False))]
+        for period, rows in rankings:
+            ranked = rows[rows.value.notna()].sort_values("value", ascending=False)
             if len(ranked):
                 mixed = ranked.value_date.nunique() > 1 and ranked.dates_mismatched.any()
                 stale = " (dates mismatched: the ranking mixes dates)" if mixed else ""
@@ -303,51 +326,80 @@ def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
                 )
             else:
                 out.append(f"- {period}: n/a (no reference close in the data)")
-        versus = idx[idx.benchmark_id.notna()]
+        versus = both[both.benchmark_id.notna()]
         if len(versus):
-            out += ["", ("| index | period | index return | as of | benchmark | benchmark return | as of"
-                         " | excess (pts) | outperformed |"), "|---|---|---|---|---|---|---|---|---|"]
+            out += ["", ("| index | period | in | index return | as of | benchmark | benchmark return | as of"
+                         " | excess (pts) | outperformed |"), "|---|---|---|---|---|---|---|---|---|---|"]
             for r in versus.itertuples():
+                basis = "USD" if r.measure == "return_usd" else "local currency"
                 excess = "n/a" if pd.isna(r.excess_return) else f"{100 * r.excess_return:+.1f}"
                 if not pd.isna(r.comparable) and not r.comparable:
                     won = "not comparable (dates mismatched)"
                 else:
                     won = "n/a" if pd.isna(r.outperformed) else ("yes" if r.outperformed else "no")
-                out.append(f"| {r.subject_name} | {r.period} | {_pct(r.value)} | {r.subject_as_of:%Y-%m-%d}"
+                out.append(f"| {r.subject_name} | {r.period} | {basis} | {_pct(r.value)} | {r.subject_as_of:%Y-%m-%d}"
                            f" | {r.benchmark_id} | {_pct(r.benchmark_value)} | {r.compared_as_of:%Y-%m-%d}"
                            f" | {excess} | {won} |")
         out.append("")
 
     cap = table[(table.topic == "ai_market_cap") & (table.subject == CN_BASKET)]
+    peer = table[(table.topic == "ai_market_cap") & (table.subject == PEER_BASKET)]
+    names = dict(zip(table[table.topic == "ai_market_cap"].subject, table[table.topic == "ai_market_cap"].subject_name))
+    cn_name, peer_name = names.get(CN_BASKET, CN_BASKET), names.get(PEER_BASKET, PEER_BASKET)
+
+    def change(m: dict) -> str:
+        pct = "n/a" if pd.isna(m.get("change_1y_pct")) else f"{m['change_1y_pct']:+.1f}%"
+        return f"{_usd_bn(m.get('change_1y_usd'), signed=True)} ({pct})"
+
     if len(cap):
         m = dict(zip(cap.measure, cap.value, strict=True))
         when = cap.value_date.iloc[0]
         members = "n/a" if pd.isna(m.get("members_priced")) else f"{m['members_priced']:.0f} of {m['members']:.0f}"
-        change_pct = "n/a" if pd.isna(m.get("change_1y_pct")) else f"{m['change_1y_pct']:+.1f}%"
         stale = f" (dates mismatched: {cap.note.dropna().iloc[0]})" if _mismatched(cap) else ""
         out += [
-            f"## AI market cap: {CN_BASKET}",
+            f"## AI market cap: {cn_name} ({CN_BASKET}) against {peer_name} ({PEER_BASKET})",
             "",
-            f"- Market cap on {when:%Y-%m-%d}: **{_usd_bn(m.get('market_cap_usd'))}** ({members} members priced){stale}",
+            f"- {cn_name} on {when:%Y-%m-%d}: **{_usd_bn(m.get('market_cap_usd'))}** ({members} members priced){stale}",
             f"- One year earlier (as of {h.one_year_back}): {_usd_bn(m.get('market_cap_usd_1y_ago'))}",
-            f"- Change over the year in USD: **{_usd_bn(m.get('change_1y_usd'), signed=True)} ({change_pct})**",
+            f"- Change over the year in USD: **{change(m)}**",
         ]
-    peer = table[(table.topic == "ai_market_cap") & (table.subject == PEER_BASKET)]
+    if len(peer):
+        m = dict(zip(peer.measure, peer.value, strict=True))
+        stale = f" (dates mismatched: {peer.note.dropna().iloc[0]})" if _mismatched(peer) else ""
+        out.append(
+            f"- {peer_name} on {peer.value_date.iloc[0]:%Y-%m-%d}: {_usd_bn(m.get('market_cap_usd'))}, one year earlier"
+            f" {_usd_bn(m.get('market_cap_usd_1y_ago'))}: **{change(m)}** over the year{stale}"
+        )
     ratio = table[table.topic == "ai_market_cap_ratio"]
     if len(ratio):
-        r = ratio.iloc[0]
-        peer_text = f" ({PEER_BASKET}: {_usd_bn(peer.value.iloc[0])})" if len(peer) else ""
+        r = ratio[ratio.measure == "cn_to_peer_ratio"].iloc[0]
+        before = ratio[ratio.measure == "cn_to_peer_ratio_1y_ago"]
         sides = (
             f" ({CN_BASKET} value of {r.subject_as_of:%Y-%m-%d}, {PEER_BASKET} of {r.compared_as_of:%Y-%m-%d})"
             if r.subject_as_of != r.value_date or r.compared_as_of != r.value_date
             else ""
         )
         stale = f" (dates mismatched: {r.note})" if r.dates_mismatched else ""
+        earlier = ""
+        if len(before) and not pd.isna(before.value.iloc[0]):
+            earlier = f", against {_pct(before.value.iloc[0], signed=False)} one year earlier ({before.base_date.iloc[0]:%Y-%m-%d})"
         out.append(
-            f"- {CN_BASKET} / {PEER_BASKET} on {r.value_date:%Y-%m-%d}:"
-            f" **{_pct(r.value, signed=False)}**{peer_text}{sides}{stale}"
+            f"- {cn_name} ({CN_BASKET}) worth **{_pct(r.value, signed=False)}** of the market cap of {peer_name} on"
+            f" {r.value_date:%Y-%m-%d}{earlier}{sides}{stale}: a ratio of the two, not a share of their total"
         )
     if len(cap) or len(ratio):
+        out.append("")
+
+    drivers = table[table.topic == "ai_contribution"]
+    if len(drivers):
+        out += [
+            f"## Who drove it: the largest contributors to the change of {cn_name} in USD",
+            "",
+            ("Each member's (and subsector's) change in market cap over the period; they add up to the basket's"
+             " (`marts.fct_ai_basket_member_contribution`, `marts.fct_ai_basket_subsector_contribution`)."),
+            "",
+        ]
+        out += [f"- {line}" for line in drivers.headline]
         out.append("")
     if table.empty:
         out += ["The warehouse holds no index or basket data on or before this date.", ""]
@@ -357,13 +409,13 @@ def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
         "indices_ytd": "Indices rebased to 100 since the start of the year, in local currency",
         "indices_1y": "Indices rebased to 100 one year back, in local currency",
         "cn_ai_market_cap": f"{CN_BASKET} market cap by subsector",
-        "cn_to_peer_ratio": f"{CN_BASKET} as a share of {PEER_BASKET}",
+        "cn_to_peer_ratio": f"{CN_BASKET} market cap as % of {PEER_BASKET}'s",
     }
     for chart, caption in captions.items():
         out += [f"![{_titled(caption, label)}]({image(chart)})", ""]
     out.append(
         f"Values are as of {as_of}: each is the latest row on or before it, dated where it is given. Index"
-        f" returns are in local currency, market caps in USD. Table: `{HEADLINE_TABLE}`."
+        f" returns are in local currency and in USD, market caps in USD. Table: `{HEADLINE_TABLE}`."
     )
     return "\n".join(out) + "\n"
 
@@ -385,7 +437,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     description=(
         "The headline report rendered from `marts.rpt_headline` and `marts.rpt_index_rebased`: MTD/YTD/1Y"
         " returns of STAR 50, Hang Seng TECH and the Nasdaq-100 and who outperformed whom; the CN_AI basket's"
-        " USD market cap and its one-year change; the CN/peer ratio. This asset's Markdown with the charts,"
+        " USD market cap and its one-year change, and its peer's; the CN/peer ratio now and a year earlier; the top contributors. This asset's Markdown with the charts,"
         " and `headline.md` + PNG charts in the reports folder. For another date, materialise it with"
         " marts/rpt_headline and set `report_as_of` in the dbt step's config."
     ),

@@ -29,7 +29,7 @@ from typing import TextIO
 import duckdb
 from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarning
 
-from orchestration import preflight
+from orchestration import preflight, provenance
 from orchestration.jobs import MATERIALIZE_ALL_JOB
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.release import status_lines
@@ -362,6 +362,7 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
 def demo(settings: Settings) -> int:
     preflight.check(settings)
     writable(("the warehouse folder", build_warehouse(settings).state_folder))
+    provenance.claim(settings)
     from orchestration.definitions import build_provider
 
     provider = build_provider(settings)
@@ -386,6 +387,7 @@ def run_live(settings: Settings) -> int:
     except SourceUnreachableError as exc:
         print(f"{exc}", file=sys.stderr)
         return 3
+    provenance.claim(settings)
     ok = materialize_range(settings, settings.start_date, date.today())
     print_summary(settings)
     print_headline(settings)

@@ -1,4 +1,4 @@
-"""Independent reference implementation ("oracle") of the five marts, in plain pandas.
+"""Independent reference implementation ("oracle") of the marts, in plain pandas.
 
 It reads a snapshot folder (the CSV format of docs/warehouse.md) and the two seed CSVs and computes every
 mart straight from the definitions and decisions in docs/warehouse.md. It deliberately shares no code with the project (no dbt, no SQL,
@@ -83,12 +83,78 @@ MART_COLUMNS: dict[str, list[str]] = {
     ],
 }
 
+PERIODS = ["1M", "3M", "6M", "YTD", "1Y"]
+_CONTRIBUTION = [
+    "period",
+    "trade_date",
+    "base_date",
+    "market_cap_usd",
+    "market_cap_usd_base",
+    "change_usd",
+    "basket_change_usd",
+    "share_of_change",
+    "contribution_pct_points",
+    "contribution_rank",
+]
+MART_COLUMNS.update(
+    {
+        "fct_fx_rates": ["currency", "trade_date", "usd_per_unit", "units_per_usd"],
+        "fct_index_returns_usd": [
+            "index_id",
+            "trade_date",
+            "currency",
+            "close",
+            "usd_per_unit",
+            "close_usd",
+            "daily_return_usd",
+            "mtd_return_usd",
+            "ytd_return_usd",
+            "trailing_1y_return_usd",
+        ],
+        "fct_relative_performance_usd": MART_COLUMNS["fct_relative_performance"],
+        "fct_ai_basket_comparison_1y": [
+            "basket_id",
+            "compared_with",
+            "trade_date",
+            "market_cap_usd",
+            "compared_market_cap_usd",
+            "ratio",
+            "base_date",
+            "market_cap_usd_1y_ago",
+            "compared_market_cap_usd_1y_ago",
+            "ratio_1y_ago",
+            "change_1y_pct",
+            "compared_change_1y_pct",
+        ],
+        "fct_security_returns": [
+            "symbol",
+            "basket_id",
+            "trade_date",
+            "currency",
+            "close_local",
+            "usd_per_unit",
+            "close_usd",
+            *[f"return_{p.lower()}" for p in PERIODS],
+            *[f"return_{p.lower()}_usd" for p in PERIODS],
+        ],
+        "fct_ai_basket_member_contribution": ["basket_id", "symbol", "subsector", *_CONTRIBUTION],
+        "fct_ai_basket_subsector_contribution": ["basket_id", "subsector", *_CONTRIBUTION[:3], "members", *_CONTRIBUTION[3:]],
+    }
+)
+
 MART_KEYS: dict[str, list[str]] = {
     "fct_index_returns": ["index_id", "trade_date"],
     "fct_relative_performance": ["index_id", "benchmark_id", "trade_date", "period"],
     "fct_ai_basket_members_daily": ["basket_id", "symbol", "trade_date"],
     "fct_ai_basket_market_cap": ["basket_id", "trade_date"],
     "fct_ai_market_cap_ratio": ["trade_date"],
+    "fct_fx_rates": ["currency", "trade_date"],
+    "fct_index_returns_usd": ["index_id", "trade_date"],
+    "fct_relative_performance_usd": ["index_id", "benchmark_id", "trade_date", "period"],
+    "fct_ai_basket_comparison_1y": ["basket_id", "compared_with", "trade_date"],
+    "fct_security_returns": ["symbol", "trade_date"],
+    "fct_ai_basket_member_contribution": ["basket_id", "symbol", "period", "trade_date"],
+    "fct_ai_basket_subsector_contribution": ["basket_id", "subsector", "period", "trade_date"],
 }
 
 # Required columns of the snapshot files (docs/warehouse.md, "The snapshot folder"), typed, with keys.
@@ -113,6 +179,9 @@ SNAPSHOT_FILES: dict[str, dict] = {
 }
 
 _BASKET_DTYPES = {"members": "int64", "members_priced": "int64"}
+_DATE_COLUMNS = {"trade_date", "base_date"}
+_INT_COLUMNS = {"members", "members_priced", "contribution_rank"}
+_TEXT_COLUMNS = {"index_id", "benchmark_id", "period", "basket_id", "symbol", "currency", "compared_with", "subsector"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,16 +337,16 @@ def _finish(df: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _empty_mart(name: str) -> pd.DataFrame:
-    kinds = {
-        "trade_date": "datetime64[ns]",
-        "members": "int64",
-        "members_priced": "int64",
-        "outperformed": "boolean",
-    }
-    text = {"index_id", "benchmark_id", "period", "basket_id", "symbol", "currency"}
-    return pd.DataFrame(
-        {c: pd.Series([], dtype=kinds.get(c, object if c in text else "float64")) for c in MART_COLUMNS[name]}
-    )
+    def kind(c: str):
+        if c in _DATE_COLUMNS:
+            return "datetime64[ns]"
+        if c in _INT_COLUMNS:
+            return "int64"
+        if c == "outperformed":
+            return "boolean"
+        return object if c in _TEXT_COLUMNS else "float64"
+
+    return pd.DataFrame({c: pd.Series([], dtype=kind(c)) for c in MART_COLUMNS[name]})
 
 
 def _null_safe(values: pd.Series) -> pd.Series:
@@ -473,6 +542,214 @@ def market_cap_ratio(market_cap: pd.DataFrame) -> pd.DataFrame:
     return _finish(df, "fct_ai_market_cap_ratio")
 
 
+
+# --------------------------------------------------------------------------------------------
+# USD views, the comparison a year earlier, per-security returns and contribution
+# --------------------------------------------------------------------------------------------
+
+
+def months_back(d: date, months: int) -> date:
+    """The same calendar day `months` earlier, clamped to that month's last day (Mar 31 -> Feb 29)."""
+    return (pd.Timestamp(d) - pd.DateOffset(months=months)).date()
+
+
+def _usd_per_unit(frame: pd.DataFrame, fx_rates: pd.DataFrame) -> pd.Series:
+    """1 for USD; else the latest rate of the row's currency with trade_date <= the row's trade_date."""
+    fx = asof_lookup(frame, "trade_date", fx_rates, "trade_date", "currency", ["usd_per_unit"], strict=False)
+    return pd.Series(np.where(frame["currency"] == "USD", 1.0, fx["usd_per_unit"].astype("float64")),
+                     index=frame.index, dtype="float64")
+
+
+def fx_rates_mart(fx_rates: pd.DataFrame) -> pd.DataFrame:
+    df = fx_rates.copy()
+    df["units_per_usd"] = 1 / df["usd_per_unit"]
+    return _finish(df, "fct_fx_rates") if len(df) else _empty_mart("fct_fx_rates")
+
+
+def _usd_series(index_prices: pd.DataFrame, catalog: pd.DataFrame, fx_rates: pd.DataFrame) -> pd.DataFrame:
+    """Each index close with its currency, FX rate as of its date and USD value."""
+    prices = index_prices[index_prices["index_id"].isin(catalog["index_id"])]
+    df = prices.merge(catalog, on="index_id", how="left").sort_values(["index_id", "trade_date"]).reset_index(drop=True)
+    df["usd_per_unit"] = _usd_per_unit(df, fx_rates)
+    df["close_usd"] = df["close"] * df["usd_per_unit"]
+    return df
+
+
+def index_returns_usd(index_prices: pd.DataFrame, catalog: pd.DataFrame, fx_rates: pd.DataFrame) -> pd.DataFrame:
+    df = _usd_series(index_prices, catalog, fx_rates)
+    if df.empty:
+        return _empty_mart("fct_index_returns_usd")
+    series = df[["index_id", "trade_date", "close_usd"]]
+    d = df["trade_date"]
+
+    def anchor(dates, strict):
+        return asof_lookup(df.assign(_a=dates), "_a", series, "trade_date", "index_id", ["close_usd"], strict)["close_usd"]
+
+    df["daily_return_usd"] = df["close_usd"] / df.groupby("index_id")["close_usd"].shift(1) - 1
+    df["mtd_return_usd"] = df["close_usd"] / anchor(first_of_month(d), True) - 1
+    df["ytd_return_usd"] = df["close_usd"] / anchor(first_of_year(d), True) - 1
+    df["trailing_1y_return_usd"] = df["close_usd"] / anchor(year_back(d), False) - 1
+    for c in ["daily_return_usd", "mtd_return_usd", "ytd_return_usd", "trailing_1y_return_usd"]:
+        df[c] = _null_safe(df[c])
+    return _finish(df, "fct_index_returns_usd")
+
+
+def relative_performance_usd(
+    returns_usd: pd.DataFrame,
+    index_prices: pd.DataFrame,
+    catalog: pd.DataFrame,
+    fx_rates: pd.DataFrame,
+    benchmark_ids: Iterable[str],
+) -> pd.DataFrame:
+    series = _usd_series(index_prices, catalog, fx_rates)
+    parts = []
+    for benchmark_id in benchmark_ids:
+        bench = series[series["index_id"] == benchmark_id][["trade_date", "close", "close_usd"]]
+        idx = returns_usd[returns_usd["index_id"] != benchmark_id].reset_index(drop=True)
+        if bench.empty or idx.empty:
+            continue
+        d = idx["trade_date"]
+        now = asof_lookup(idx, "trade_date", bench, "trade_date", None, ["close", "close_usd"], strict=False)
+
+        def at(dates, strict, idx=idx, bench=bench):
+            return asof_lookup(idx.assign(_a=dates), "_a", bench, "trade_date", None, ["close_usd"], strict)["close_usd"]
+
+        anchors = {"MTD": at(first_of_month(d), True), "YTD": at(first_of_year(d), True), "1Y": at(year_back(d), False)}
+        own = {"MTD": "mtd_return_usd", "YTD": "ytd_return_usd", "1Y": "trailing_1y_return_usd"}
+        for period in ["MTD", "YTD", "1Y"]:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "index_id": idx["index_id"],
+                        "benchmark_id": benchmark_id,
+                        "trade_date": d,
+                        "period": period,
+                        "index_return": idx[own[period]].astype("float64"),
+                        "benchmark_return": _null_safe(now["close_usd"].astype("float64") / anchors[period] - 1),
+                    }
+                )[now["close"].notna()]
+            )
+    if not parts:
+        return _empty_mart("fct_relative_performance_usd")
+    df = pd.concat(parts, ignore_index=True)
+    df["excess_return"] = df["index_return"] - df["benchmark_return"]
+    outperformed = pd.array([pd.NA] * len(df), dtype="boolean")
+    known = df["excess_return"].notna().to_numpy()
+    outperformed[known] = df["excess_return"].to_numpy()[known] > 0
+    df["outperformed"] = outperformed
+    return _finish(df, "fct_relative_performance_usd")
+
+
+def basket_comparison_1y(ratio: pd.DataFrame) -> pd.DataFrame:
+    """The headline pair's comparison now and as of the same calendar day a year earlier."""
+    if ratio.empty:
+        return _empty_mart("fct_ai_basket_comparison_1y")
+    df = ratio.rename(
+        columns={"cn_market_cap_usd": "market_cap_usd", "peer_market_cap_usd": "compared_market_cap_usd",
+                 "cn_to_peer_ratio": "ratio"}
+    ).reset_index(drop=True)
+    df["basket_id"], df["compared_with"] = CN_BASKET, PEER_BASKET
+    then = df[["trade_date", "market_cap_usd", "compared_market_cap_usd", "ratio"]].assign(base_date=df["trade_date"])
+    back = asof_lookup(
+        df.assign(_a=year_back(df["trade_date"])), "_a", then, "trade_date", None,
+        ["base_date", "market_cap_usd", "compared_market_cap_usd", "ratio"], strict=False,
+    )
+    df["base_date"] = back["base_date"].astype("datetime64[ns]")
+    df["market_cap_usd_1y_ago"] = back["market_cap_usd"].astype("float64")
+    df["compared_market_cap_usd_1y_ago"] = back["compared_market_cap_usd"].astype("float64")
+    df["ratio_1y_ago"] = back["ratio"].astype("float64")
+    df["change_1y_pct"] = _null_safe(100 * (df["market_cap_usd"] / df["market_cap_usd_1y_ago"] - 1))
+    df["compared_change_1y_pct"] = _null_safe(
+        100 * (df["compared_market_cap_usd"] / df["compared_market_cap_usd_1y_ago"] - 1)
+    )
+    return _finish(df, "fct_ai_basket_comparison_1y")
+
+
+def _period_targets(dates: pd.Series, period: str) -> pd.Series:
+    """The day a period's base is the latest value on or before: n months back, or Dec 31 for YTD."""
+    if period == "YTD":
+        return _map_dates(dates, lambda d: date(d.year - 1, 12, 31))
+    months = {"1M": 1, "3M": 3, "6M": 6, "1Y": 12}[period]
+    return _map_dates(dates, lambda d: months_back(d, months))
+
+
+def security_returns(stock_prices: pd.DataFrame, fx_rates: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    df = stock_prices.merge(members, on="symbol", how="inner").sort_values(["symbol", "trade_date"]).reset_index(drop=True)
+    if df.empty:
+        return _empty_mart("fct_security_returns")
+    df = df.rename(columns={"close": "close_local"})
+    df["usd_per_unit"] = _usd_per_unit(df, fx_rates)
+    df["close_usd"] = df["close_local"] * df["usd_per_unit"]
+    series = df[["symbol", "trade_date", "close_local", "close_usd"]]
+    for period in PERIODS:
+        base = asof_lookup(df.assign(_a=_period_targets(df["trade_date"], period)), "_a", series, "trade_date",
+                           "symbol", ["close_local", "close_usd"], strict=False)
+        name = f"return_{period.lower()}"
+        df[name] = _null_safe(df["close_local"] / base["close_local"].astype("float64") - 1)
+        df[f"{name}_usd"] = _null_safe(df["close_usd"] / base["close_usd"].astype("float64") - 1)
+    return _finish(df, "fct_security_returns")
+
+
+def _contribution_rank(df: pd.DataFrame, group: list[str]) -> pd.Series:
+    signed = np.where(df["basket_change_usd"] < 0, -df["change_usd"], df["change_usd"])
+    return pd.Series(signed, index=df.index).groupby([df[g] for g in group]).rank(
+        method="min", ascending=False
+    ).astype("int64")
+
+
+def member_contribution(members_daily: pd.DataFrame, market_cap: pd.DataFrame, subsectors: pd.DataFrame) -> pd.DataFrame:
+    valued = market_cap[market_cap["market_cap_usd"].notna()][["basket_id", "trade_date", "market_cap_usd"]]
+    valued = valued.reset_index(drop=True)
+    values = members_daily[["basket_id", "symbol", "trade_date", "market_cap_usd"]]
+    parts = []
+    for period in PERIODS:
+        base = asof_lookup(
+            valued.assign(_a=_period_targets(valued["trade_date"], period)), "_a",
+            valued.assign(base_date=valued["trade_date"]), "trade_date", "basket_id",
+            ["base_date", "market_cap_usd"], strict=False,
+        )
+        dates = valued.assign(period=period, base_date=base["base_date"].astype("datetime64[ns]"),
+                              basket_change_usd=valued["market_cap_usd"] - base["market_cap_usd"].astype("float64"),
+                              _basket_base=base["market_cap_usd"].astype("float64"))
+        dates = dates[dates["base_date"].notna()].drop(columns="market_cap_usd")
+        now = dates.merge(values, on=["basket_id", "trade_date"])
+        then = dates.merge(values.rename(columns={"trade_date": "base_date", "market_cap_usd": "market_cap_usd_base"}),
+                           on=["basket_id", "base_date"])
+        keys = ["basket_id", "trade_date", "period", "base_date", "basket_change_usd", "_basket_base", "symbol"]
+        both = now.merge(then, on=keys, how="outer")
+        parts.append(both[both["market_cap_usd"].notna() | both["market_cap_usd_base"].notna()])
+    if not parts or all(p.empty for p in parts):
+        return _empty_mart("fct_ai_basket_member_contribution")
+    df = pd.concat(parts, ignore_index=True).merge(subsectors, on=["basket_id", "symbol"], how="left")
+    df["change_usd"] = df["market_cap_usd"].fillna(0.0) - df["market_cap_usd_base"].fillna(0.0)
+    df["share_of_change"] = _null_safe(df["change_usd"] / df["basket_change_usd"].replace(0.0, np.nan))
+    df["contribution_pct_points"] = 100 * df["change_usd"] / df["_basket_base"]
+    df["contribution_rank"] = _contribution_rank(df, ["basket_id", "period", "trade_date"])
+    return _finish(df, "fct_ai_basket_member_contribution")
+
+
+def subsector_contribution(members: pd.DataFrame) -> pd.DataFrame:
+    if members.empty:
+        return _empty_mart("fct_ai_basket_subsector_contribution")
+    df = members.assign(subsector=members["subsector"].fillna("unclassified"))
+    keys = ["basket_id", "subsector", "period", "trade_date", "base_date", "basket_change_usd"]
+    df = (
+        df.groupby(keys)
+        .agg(
+            members=("symbol", "count"),
+            market_cap_usd=("market_cap_usd", lambda s: s.sum(min_count=1)),
+            market_cap_usd_base=("market_cap_usd_base", lambda s: s.sum(min_count=1)),
+            change_usd=("change_usd", "sum"),
+            contribution_pct_points=("contribution_pct_points", "sum"),
+        )
+        .reset_index()
+    )
+    df["share_of_change"] = _null_safe(df["change_usd"] / df["basket_change_usd"].replace(0.0, np.nan))
+    df["contribution_rank"] = _contribution_rank(df, ["basket_id", "period", "trade_date"])
+    df = df.astype({"members": "int64"})
+    return _finish(df, "fct_ai_basket_subsector_contribution")
+
+
 # --------------------------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------------------------
@@ -497,12 +774,25 @@ def compute_marts_from_frames(
     daily = basket_members_daily(stock_prices, inputs["fx_rates"], shares, members)
     market_cap = basket_market_cap(daily, members)
     ratio = market_cap_ratio(market_cap)
+    fx = inputs["fx_rates"]
+    returns_usd = index_returns_usd(inputs["index_prices"], catalog, fx)
+    members_seed = pd.read_csv(Path(seeds_dir) / "ai_basket_members.csv", dtype=str, keep_default_na=False)
+    contribution = member_contribution(daily, market_cap, members_seed[["basket_id", "symbol", "subsector"]])
     return {
         "fct_index_returns": returns,
         "fct_relative_performance": relative,
         "fct_ai_basket_members_daily": daily,
         "fct_ai_basket_market_cap": market_cap,
         "fct_ai_market_cap_ratio": ratio,
+        "fct_fx_rates": fx_rates_mart(fx),
+        "fct_index_returns_usd": returns_usd,
+        "fct_relative_performance_usd": relative_performance_usd(
+            returns_usd, inputs["index_prices"], catalog, fx, tuple(benchmark_ids)
+        ),
+        "fct_ai_basket_comparison_1y": basket_comparison_1y(ratio),
+        "fct_security_returns": security_returns(stock_prices, fx, members),
+        "fct_ai_basket_member_contribution": contribution,
+        "fct_ai_basket_subsector_contribution": subsector_contribution(contribution),
     }
 
 
@@ -521,6 +811,12 @@ def compute_marts(
         first = pd.Timestamp(start)
         for name in ("index_prices", "stock_prices"):
             frames[name] = frames[name][frames[name]["trade_date"] >= first]
+        # The load keeps FX rates from the start on, each currency without a rate that day carrying its
+        # latest earlier one, restamped to the start (docs/warehouse.md): what fct_fx_rates shows.
+        fx = frames["fx_rates"]
+        before = fx[fx["trade_date"] < first].sort_values("trade_date").groupby("currency").tail(1)
+        before = before[~before["currency"].isin(fx[fx["trade_date"] == first]["currency"])]
+        frames["fx_rates"] = pd.concat([before.assign(trade_date=first), fx[fx["trade_date"] >= first]], ignore_index=True)
     return compute_marts_from_frames(frames, Path(seeds_dir), benchmark_ids)
 
 

@@ -29,9 +29,10 @@ pytestmark = pytest.mark.integration
 TICK_DAY = date(2026, 1, 19)
 # Before the tick's window: a row the tick must not recompute.
 SENTINEL_DAY = date(2026, 1, 16)
-# Two and a half months of daily partitions x 23 dbt assets would be ~1,700 materialisation events if
-# the dbt assets were partitioned; unpartitioned, a backfill records each asset once, whatever its length.
-MAX_BACKFILL_EVENTS = 1_000
+# Two and a half months of daily partitions x 30 dbt assets would be ~2,200 materialisation events if
+# the dbt assets were partitioned; unpartitioned, a backfill records each asset once, whatever its length
+# (about 1,030 events in all with their checks).
+MAX_BACKFILL_EVENTS = 1_300
 
 
 @pytest.fixture(scope="module")

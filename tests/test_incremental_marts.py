@@ -66,6 +66,9 @@ INCREMENTAL = {
     "marts.fct_ai_basket_market_cap": ["basket_id", "trade_date"],
     "marts.fct_ai_market_cap_ratio": ["trade_date"],
     "marts.fct_ai_basket_comparison": ["basket_id", "compared_with", "trade_date"],
+    "marts.fct_security_returns": ["symbol", "trade_date"],
+    "marts.fct_ai_basket_member_contribution": ["basket_id", "symbol", "period", "trade_date"],
+    "marts.fct_ai_basket_subsector_contribution": ["basket_id", "subsector", "period", "trade_date"],
 }
 
 

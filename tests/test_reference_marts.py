@@ -880,3 +880,212 @@ def test_compare_frames_date_mismatch_in_keys():
         "row missing from actual: (trade_date=2024-02-28)",
         "extra row in actual: (trade_date=2024-02-29)",
     ]
+
+
+# ------------------------------------------------------------------------------------------------
+# USD returns, the peers' one-year change, per-security returns and contribution (issue #26)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_index_returns_and_relative_performance_in_usd(tmp_path):
+    # STAR50 in CNY: 100 at the end of 2024, 110 on 2025-01-06 (+10% in CNY). CNY per USD weakens from
+    # 0.14 to 0.126 (-10%), so in USD: 110 * 0.126 / (100 * 0.14) - 1 = -0.01. NDX (USD): 200 -> 210.
+    snap, seeds = make(
+        tmp_path,
+        index_prices="""
+index_id,trade_date,close
+STAR50,2024-12-31,100
+STAR50,2025-01-06,110
+NDX,2024-12-31,200
+NDX,2025-01-03,210
+""",
+        fx_rates="""
+currency,trade_date,usd_per_unit
+CNY,2024-12-31,0.14
+CNY,2025-01-03,0.126
+""",
+    )
+    marts = compute_marts(snap, seeds)
+    usd = marts["fct_index_returns_usd"]
+    star = one(usd, index_id="STAR50", trade_date="2025-01-06")
+    assert star["usd_per_unit"] == pytest.approx(0.126)  # as of Jan 6: the Jan 3 rate
+    assert star["close_usd"] == pytest.approx(13.86)
+    assert star["ytd_return_usd"] == pytest.approx(-0.01, rel=1e-12)
+    assert star["mtd_return_usd"] == pytest.approx(-0.01, rel=1e-12)
+    assert star["daily_return_usd"] == pytest.approx(-0.01, rel=1e-12)
+    assert star["trailing_1y_return_usd"] is None
+    assert one(usd, index_id="NDX", trade_date="2025-01-03")["ytd_return_usd"] == pytest.approx(0.05)
+    # The local return is +10%; in USD the index is behind the Nasdaq-100 (-1% vs +5%).
+    local = one(marts["fct_relative_performance"], index_id="STAR50", trade_date="2025-01-06", period="YTD")
+    in_usd = one(marts["fct_relative_performance_usd"], index_id="STAR50", trade_date="2025-01-06", period="YTD")
+    assert local["outperformed"] and local["excess_return"] == pytest.approx(0.05)
+    assert in_usd == approx({"index_id": "STAR50", "benchmark_id": "NDX", "trade_date": "2025-01-06", "period": "YTD",
+                             "index_return": -0.01, "benchmark_return": 0.05, "excess_return": -0.06,
+                             "outperformed": False})
+    fx = marts["fct_fx_rates"]
+    assert one(fx, currency="CNY", trade_date="2025-01-03")["units_per_usd"] == pytest.approx(1 / 0.126)
+
+
+def test_the_peers_one_year_change_and_the_ratio_a_year_earlier(tmp_path):
+    # CN: A.SS 10 -> 15 (x1000 shares, CNY at 0.1): 1000 -> 1500 USD. Peer P: 50 -> 60 (x100): 5000 -> 6000.
+    snap, seeds = make(
+        tmp_path,
+        stock_prices="""
+symbol,trade_date,close,currency
+A.SS,2024-03-01,10,CNY
+A.SS,2025-03-03,15,CNY
+P,2024-02-29,50,USD
+P,2025-03-03,60,USD
+""",
+        fx_rates="currency,trade_date,usd_per_unit\nCNY,2024-01-02,0.1",
+        shares_outstanding="symbol,as_of_date,shares_outstanding\nA.SS,2024-01-01,1000\nP,2024-01-01,100",
+    )
+    marts = compute_marts(snap, seeds)
+    cap = marts["fct_ai_basket_market_cap"]
+    assert one(cap, basket_id="GLOBAL_AI_EX_CN", trade_date="2025-03-03")["change_1y_pct"] == pytest.approx(20.0)
+    comparison = marts["fct_ai_basket_comparison_1y"]
+    # Comparison rows: 2024-03-01 (1000 vs 5000) and 2025-03-03 (1500 vs 6000); a year before 2025-03-03
+    # is 2024-03-03, whose latest row is 2024-03-01.
+    assert one(comparison, trade_date="2025-03-03") == approx({
+        "basket_id": "CN_AI", "compared_with": "GLOBAL_AI_EX_CN", "trade_date": "2025-03-03",
+        "market_cap_usd": 1500.0, "compared_market_cap_usd": 6000.0, "ratio": 0.25, "base_date": "2024-03-01",
+        "market_cap_usd_1y_ago": 1000.0, "compared_market_cap_usd_1y_ago": 5000.0, "ratio_1y_ago": 0.2,
+        "change_1y_pct": 50.0, "compared_change_1y_pct": 20.0,
+    })
+    assert one(comparison, trade_date="2024-03-01")["ratio_1y_ago"] is None
+
+
+def test_security_returns_periods_in_local_currency_and_usd(tmp_path):
+    # B.HK on 2024-04-30: one month back is 2024-03-30, whose latest close is 2024-03-29 (10).
+    snap, seeds = make(
+        tmp_path,
+        stock_prices="""
+symbol,trade_date,close,currency
+B.HK,2023-12-29,8,HKD
+B.HK,2024-01-31,9,HKD
+B.HK,2024-03-29,10,HKD
+B.HK,2024-04-30,12,HKD
+""",
+        fx_rates="currency,trade_date,usd_per_unit\nHKD,2023-12-29,0.125\nHKD,2024-04-01,0.1",
+    )
+    ret = one(compute_marts(snap, seeds)["fct_security_returns"], symbol="B.HK", trade_date="2024-04-30")
+    assert ret["basket_id"] == "CN_AI" and ret["close_usd"] == pytest.approx(1.2)
+    assert ret["return_1m"] == pytest.approx(0.2)  # 12 / 10 - 1
+    # 3 months back is 2024-01-30: the Jan 31 close is after it, so the base is the Dec 29 close (8).
+    assert ret["return_3m"] == pytest.approx(0.5)
+    assert ret["return_ytd"] == pytest.approx(0.5)  # 12 / 8 - 1
+    assert ret["return_ytd_usd"] == pytest.approx(1.2 / 1.0 - 1)  # 8 * 0.125 = 1.0
+    assert ret["return_1m_usd"] == pytest.approx(1.2 / 1.25 - 1)  # 10 * 0.125 on Mar 29
+    assert ret["return_6m"] is None and ret["return_1y"] is None  # nothing on or before 2023-10-30
+
+
+def test_contribution_adds_up_to_the_basket_change(tmp_path):
+    snap, seeds = make(tmp_path, **BASKET_FILES)
+    marts = compute_marts(snap, seeds)
+    contribution = marts["fct_ai_basket_member_contribution"]
+    assert contribution.empty  # five days of data: no period reaches back to a base
+    for seed in (1, 2, 3):
+        ip, sp, fx, so = _random_inputs(seed)
+        _, seeds = make(tmp_path / str(seed))
+        marts = compute_marts_from_frames(
+            {"index_prices": ip, "stock_prices": sp, "fx_rates": fx, "shares_outstanding": so}, seeds
+        )
+        cap = marts["fct_ai_basket_market_cap"].set_index(["basket_id", "trade_date"])["market_cap_usd"]
+        members = marts["fct_ai_basket_member_contribution"]
+        assert set(members["period"]) == {"1M", "3M", "6M", "YTD", "1Y"}
+        sums = members.groupby(["basket_id", "period", "trade_date", "base_date"]).agg(
+            change=("change_usd", "sum"), basket=("basket_change_usd", "first"), pts=("contribution_pct_points", "sum"),
+            share=("share_of_change", "sum"),
+        ).reset_index()
+        for r in sums.itertuples():
+            now, base = cap[(r.basket_id, r.trade_date)], cap[(r.basket_id, r.base_date)]
+            assert r.basket == pytest.approx(now - base, rel=1e-9)
+            assert r.change == pytest.approx(r.basket, rel=1e-9, abs=1e-9 * abs(now))
+            assert r.pts == pytest.approx(100 * (now / base - 1), rel=1e-9, abs=1e-9)
+            if r.basket != 0:
+                assert r.share == pytest.approx(1.0, rel=1e-9)
+        # The 1Y base is the basket mart's own year-ago value.
+        year = members[members.period == "1Y"].groupby(["basket_id", "trade_date"]).basket_change_usd.first()
+        mart = marts["fct_ai_basket_market_cap"].set_index(["basket_id", "trade_date"]).change_1y_usd
+        assert year.to_numpy() == pytest.approx(mart.loc[year.index].to_numpy(), rel=1e-9)
+        subsectors = marts["fct_ai_basket_subsector_contribution"]
+        by_sector = subsectors.groupby(["basket_id", "period", "trade_date"]).change_usd.sum()
+        by_member = members.groupby(["basket_id", "period", "trade_date"]).change_usd.sum()
+        assert by_sector.to_numpy() == pytest.approx(by_member.loc[by_sector.index].to_numpy(), rel=1e-9)
+        top = members[members.contribution_rank == 1]
+        for r in top.itertuples():
+            group = members[(members.basket_id == r.basket_id) & (members.period == r.period)
+                            & (members.trade_date == r.trade_date)]
+            sign = -1 if r.basket_change_usd < 0 else 1
+            assert sign * r.change_usd == pytest.approx((sign * group.change_usd).max())
+
+
+def test_a_member_listed_after_the_base_contributes_its_whole_value(tmp_path):
+    # A.SS: 1000 shares, CNY 0.1; B.HK lists on 2024-02-01 (500 shares, HKD 0.1). 1M on 2024-02-05: base
+    # 2024-01-05 (A at 10 -> 1000 USD); on Feb 5 A at 12 (1200) and B at 20 (1000): basket +1200.
+    snap, seeds = make(
+        tmp_path,
+        stock_prices="""
+symbol,trade_date,close,currency
+A.SS,2024-01-05,10,CNY
+A.SS,2024-02-05,12,CNY
+B.HK,2024-02-01,18,HKD
+B.HK,2024-02-05,20,HKD
+""",
+        fx_rates="currency,trade_date,usd_per_unit\nCNY,2024-01-01,0.1\nHKD,2024-01-01,0.1",
+        shares_outstanding="symbol,as_of_date,shares_outstanding\nA.SS,2024-01-01,1000\nB.HK,2024-01-01,500",
+    )
+    marts = compute_marts(snap, seeds)
+    members = marts["fct_ai_basket_member_contribution"]
+    got = {r["symbol"]: r for r in rows(members, period="1M", trade_date="2024-02-05")}
+    assert got["A.SS"] == approx({
+        "basket_id": "CN_AI", "symbol": "A.SS", "subsector": "cloud", "period": "1M", "trade_date": "2024-02-05",
+        "base_date": "2024-01-05", "market_cap_usd": 1200.0, "market_cap_usd_base": 1000.0, "change_usd": 200.0,
+        "basket_change_usd": 1200.0, "share_of_change": 200 / 1200, "contribution_pct_points": 20.0,
+        "contribution_rank": 2,
+    })
+    assert got["B.HK"]["market_cap_usd_base"] is None and got["B.HK"]["change_usd"] == pytest.approx(1000.0)
+    assert got["B.HK"]["contribution_rank"] == 1 and got["B.HK"]["contribution_pct_points"] == pytest.approx(100.0)
+    sector = one(marts["fct_ai_basket_subsector_contribution"], period="1M", trade_date="2024-02-05")
+    assert sector["subsector"] == "cloud" and sector["members"] == 2 and sector["share_of_change"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# The new marts of the shared sample build, row for row against the oracle on its raw tables
+# (tests/test_integration.py does the same for every mart on a longer export with one-year history)
+# ------------------------------------------------------------------------------------------------
+
+NEW_MARTS = [
+    "fct_fx_rates",
+    "fct_index_returns_usd",
+    "fct_relative_performance_usd",
+    "fct_ai_basket_comparison_1y",
+    "fct_security_returns",
+    "fct_ai_basket_member_contribution",
+    "fct_ai_basket_subsector_contribution",
+]
+
+
+@pytest.fixture(scope="module")
+def sample_build(tmp_path_factory):
+    import duckdb
+
+    from orchestration.settings import SEEDS_DIR
+    from tests.sample_slice import sample_warehouse
+
+    warehouse = sample_warehouse(tmp_path_factory)
+    assert warehouse.first_run_success
+    with duckdb.connect(str(warehouse.database), read_only=True) as conn:
+        frames = {n: conn.sql(f"select * from raw.{n}").df() for n in ("index_prices", "stock_prices", "fx_rates",
+                                                                         "shares_outstanding")}
+        actual = {m: conn.sql(f"select * from marts.{m}").df() for m in NEW_MARTS}
+    return actual, compute_marts_from_frames(frames, SEEDS_DIR)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mart", NEW_MARTS)
+def test_new_marts_of_the_sample_build_match_the_oracle(sample_build, mart):
+    actual, expected = sample_build
+    assert len(expected[mart]) > 0
+    assert list(actual[mart].columns) == MART_COLUMNS[mart]
+    assert compare_frames(actual[mart], expected[mart], MART_KEYS[mart], rel_tol=1e-9) == []

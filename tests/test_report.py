@@ -126,7 +126,7 @@ def test_report_table_restates_the_marts_as_of_the_latest_date(sample, copy):
     assert pd.isna(value(table, "index_return", "STAR50", "return", "1Y").value)
     assert pd.isna(value(table, "ai_market_cap", "CN_AI", "change_1y_usd").value)
     # Who outperformed whom: ranks follow the returns.
-    mtd = table[(table.topic == "index_return") & (table.period == "MTD")].sort_values("rank")
+    mtd = table[(table.topic == "index_return") & (table.period == "MTD") & (table.measure == "return")].sort_values("rank")
     assert list(mtd.value) == sorted(mtd.value, reverse=True)
     assert table.line.tolist() == list(range(1, len(table) + 1))
     assert table.headline.notna().all()
@@ -135,8 +135,27 @@ def test_report_table_restates_the_marts_as_of_the_latest_date(sample, copy):
     assert table.note.isna().all()
     assert set(table.subject_as_of.dt.date) == {SLICE_END}
     assert set(table[table.compared_with.notna()].compared_as_of.dt.date) == {SLICE_END}
-    # Index returns are in the index's own currency, and say so.
+    # Index returns are in the index's own currency, and say so; and again in USD, both sides converted.
     assert hstech.currency == "HKD" and " in HKD " in hstech.headline and " in USD" in hstech.headline
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        rel_usd = conn.execute(
+            "select * from marts.fct_relative_performance_usd where index_id = 'HSTECH' and period = 'MTD'"
+            " order by trade_date desc limit 1"
+        ).df().iloc[0]
+    hstech_usd = value(table, "index_return", "HSTECH", "return_usd", "MTD")
+    assert hstech_usd.currency == "USD" and hstech_usd.value == pytest.approx(rel_usd.index_return)
+    assert hstech_usd.benchmark_value == pytest.approx(rel_usd.benchmark_return)
+    assert hstech_usd.headline.startswith("Hang Seng TECH ") and " MTD in USD to " in hstech_usd.headline
+    assert " in HKD" not in hstech_usd.headline
+    # NDX is in USD already: one line per period, not two.
+    assert len(table[(table.subject == "NDX") & (table.period == "MTD")]) == 1
+    # Baskets go by their seed names; the peer has its own one-year figures.
+    assert value(table, "ai_market_cap", "CN_AI", "market_cap_usd").subject_name == "33 Chinese AI stocks"
+    peer = table[(table.topic == "ai_market_cap") & (table.subject == "GLOBAL_AI_EX_CN")]
+    assert set(peer.measure) == {"market_cap_usd", "market_cap_usd_1y_ago", "change_1y_usd", "change_1y_pct"}
+    ratio_line = value(table, "ai_market_cap_ratio", "CN_AI/GLOBAL_AI_EX_CN", "cn_to_peer_ratio").headline
+    assert "worth " in ratio_line and "share" not in ratio_line and "33 Chinese AI stocks" in ratio_line
+    assert pd.isna(value(table, "ai_market_cap_ratio", "CN_AI/GLOBAL_AI_EX_CN", "cn_to_peer_ratio_1y_ago").value)
 
 
 def test_as_of_is_configurable_and_means_the_latest_row_on_or_before_it(sample, copy, tmp_path):
@@ -184,7 +203,10 @@ def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(sam
     cn_lines = table[table.subject == "CN_AI"]
     ratio = value(table, "ai_market_cap_ratio", "CN_AI/GLOBAL_AI_EX_CN", "cn_to_peer_ratio")
     affected = set(ndx_lines.line) | set(versus_ndx.line) | set(cn_lines.line) | {ratio.line}
-    assert len(versus_ndx) == 6 and len(cn_lines) == 6
+    contribution_lines = table[table.topic == "ai_contribution"]
+    ratio_then = value(table, "ai_market_cap_ratio", "CN_AI/GLOBAL_AI_EX_CN", "cn_to_peer_ratio_1y_ago")
+    affected |= set(contribution_lines.line) | {ratio_then.line}
+    assert len(versus_ndx) == 12 and len(cn_lines) == 6 and len(contribution_lines) > 0
     for row in table.itertuples():
         if row.line in affected:
             assert row.dates_mismatched, row.headline
@@ -208,6 +230,7 @@ def test_series_ending_on_different_dates_are_flagged_in_every_affected_line(sam
     assert set(cn_lines.value_date.dt.date) == {cn_end}
     assert ratio.subject_as_of.date() == cn_end and ratio.compared_as_of.date() == SLICE_END
     assert f"CN_AI value of {cn_end}" in ratio.headline
+    assert set(contribution_lines.value_date.dt.date) == {cn_end}
 
     text = (reports / REPORT_FILE).read_text()
     assert "**Dates mismatched**" in text
@@ -289,6 +312,15 @@ def test_provenance_in_raw_labels_the_report_and_the_sample_says_so_in_every_tit
 
     with duckdb.connect(str(copy)) as conn:  # as the bundled sample's rows are stamped
         conn.execute("update raw.index_prices set source = 'sample:sample_data' where index_id = 'NDX'")
+    assert run_report(sample, copy, reports).success
+    mixed = "synthetic sample mixed with akshare:eastmoney, snapshot:mine"
+    assert set(headline(copy).data_label) == {mixed}
+    text = (reports / REPORT_FILE).read_text()
+    assert text.splitlines()[0].endswith("(synthetic sample mixed with other data)") and "**Mixed data**" in text
+
+    with duckdb.connect(str(copy)) as conn:  # every row the bundled sample's
+        conn.execute("update raw.index_prices set source = 'sample:sample_data'")
+        conn.execute("update raw.stock_prices set source = 'sample:sample_data'")
     assert run_report(sample, copy, reports).success
     assert set(headline(copy).data_label) == {SYNTHETIC}
     text = (reports / REPORT_FILE).read_text()

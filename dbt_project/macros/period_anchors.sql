@@ -70,3 +70,9 @@ one_year_back as (
 
 )
 {%- endmacro %}
+
+{#- The same calendar day n months earlier, clamped to the month's end (Mar 31 - 1 month = Feb 28/29),
+    so 12 months back agrees with one_year_before (Feb 29 -> Feb 28). -#}
+{% macro months_before(date_expr, n) -%}
+    cast({{ date_expr }} - interval {{ n }} month as date)
+{%- endmacro %}
