@@ -353,7 +353,9 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
         print(f"marts.rpt_headline in {warehouse.reader_location} is empty.", file=out)
         return False
     as_of, label = rows[0][0], rows[0][1]
-    print(f"\nHeadline as of {as_of}{f' ({label})' if label else ''}:", file=out)
+    if not status:  # the status lines, when there are any, already opened the block with a blank line
+        print(file=out)
+    print(f"Headline as of {as_of}{f' ({label})' if label else ''}:", file=out)
     for _, _, line in rows:
         print(f"  {line}", file=out)
     return True

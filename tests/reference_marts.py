@@ -561,7 +561,9 @@ def _usd_per_unit(frame: pd.DataFrame, fx_rates: pd.DataFrame) -> pd.Series:
 
 
 def fx_rates_mart(fx_rates: pd.DataFrame) -> pd.DataFrame:
-    df = fx_rates.copy()
+    df = fx_rates.sort_values(["currency", "trade_date"]).copy()
+    # A rate equal to the currency's previous one restates it: not a row of its own.
+    df = df[df["usd_per_unit"].ne(df.groupby("currency")["usd_per_unit"].shift())]
     df["units_per_usd"] = 1 / df["usd_per_unit"]
     return _finish(df, "fct_fx_rates") if len(df) else _empty_mart("fct_fx_rates")
 

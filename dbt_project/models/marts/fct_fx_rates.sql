@@ -18,6 +18,9 @@ final as (
         1 / usd_per_unit as units_per_usd
 
     from fx_rates
+    -- A row that only restates the rate already in force adds nothing (the raw load's own rule for a
+    -- window's carried-in opening rate, which two windows loading at once on a lake cannot apply).
+    qualify usd_per_unit is distinct from lag(usd_per_unit) over (partition by currency order by trade_date)
 
 )
 
