@@ -261,7 +261,7 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
     keys = job.partitions_def.get_partition_keys()
     first, last = max(start.isoformat(), keys[0]), min(end.isoformat(), keys[-1])
     run_id = str(uuid.uuid4())
-    log = LogFile(settings.duckdb_database.parent / "logs" / f"run-{run_id[:8]}.log")
+    log = LogFile(build_warehouse(settings).state_folder / "logs" / f"run-{run_id[:8]}.log")
     print(f"Materialising every asset for {first}..{last} as one run ({settings.source}); full log: {log.path}",
           file=out, flush=True)
     progress = Progress(instance, run_id, out, log)

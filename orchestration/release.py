@@ -108,7 +108,7 @@ def release(settings: Settings, run_id: str | None, note: str | None, out: TextI
     target = warehouse.published_path or warehouse.location
     line = (f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} released run {run_id} by {user} to {target}"
             f" ({len(counts)} marts): {note}")
-    log = settings.duckdb_database.parent / "logs" / "releases.log"
+    log = warehouse.state_folder / "logs" / "releases.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as f:
         f.write(line + "\n")
