@@ -5,10 +5,6 @@ SHELL := /bin/bash
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
-# A backfill over years of daily partitions would otherwise log one "planned" event per asset and day.
-export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := true
-# ... and store its per-partition materialisations in batches (SQLite: orchestration/instance.py; PostgreSQL).
-export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
@@ -46,7 +42,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 $(MANIFEST): $(VENV)/.synced $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v target/)
 	@echo "Parsing the dbt project"
 	@# With the settings' env (absolute DUCKDB_DATABASE, dbt target), as every run has: dbt keeps its parse cache.
-	@PYTHONWARNINGS="ignore:Parameter \`backfill_policy\` of function" $(PY) -m assets.dbt
+	@PYTHONWARNINGS="ignore:Parameter \`backfill_policy\` of function" $(PY) -m orchestration.dbt_project
 
 setup: $(VENV)/.synced $(DAGSTER_HOME)/dagster.yaml $(MANIFEST)
 
@@ -138,5 +134,5 @@ postgres-stop:
 demo-lake: setup postgres
 	@eval "$$(bash scripts/postgres.sh env)" && export CTR_WAREHOUSE=ducklake DAGSTER_HOME=$(LAKE_HOME) && \
 		$(PY) -m orchestration.instance $(LAKE_HOME) >/dev/null && \
-		PYTHONWARNINGS="ignore:Parameter \`backfill_policy\` of function" $(PY) -m assets.dbt && \
+		PYTHONWARNINGS="ignore:Parameter \`backfill_policy\` of function" $(PY) -m orchestration.dbt_project && \
 		$(PY) -m orchestration.cli demo

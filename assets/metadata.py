@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dagster import AssetMaterialization, MetadataValue, Output, TableColumn, TableSchema
-from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+from dagster_dbt import DbtCliInvocation
 
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
 

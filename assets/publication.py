@@ -10,7 +10,7 @@ run that writes (the dbt models or the `published/warehouse` asset itself) publi
 the earlier ones leave it to that step, so a full run copies the file once. This lives in the steps
 rather than in a hook or a sensor because a run launched from the UI with a partial selection (only
 some marts, say) runs the implicit asset job, which carries no hooks, and nothing may need a daemon.
-Kept apart from `assets/publish.py` so that the writing assets can use it without an import cycle.
+Kept apart from `assets/publish/` so that the writing assets can use it without an import cycle.
 """
 
 from __future__ import annotations

@@ -120,19 +120,11 @@ def generate(folder: Path, symbols: int, start: date) -> None:
         return
     from orchestration import sample
 
-    constituents = sample._constituents
-
-    def from_hstech_launch(lo: date, hi: date, seed: int):
-        # Hang Seng TECH has existed since July 2020; before spring 2021 the seeds list too few Hong Kong
-        # members to fill its 30 names, and the generator refuses rather than invent them.
-        return constituents(max(lo, date(2021, 4, 1)), hi, seed)
-
-    sample._constituents = from_hstech_launch
-    try:
-        began = time.perf_counter()
-        counts = sample.generate_sample(folder, start=start, end=LAST_DAY, extra_symbols=symbols)
-    finally:
-        sample._constituents = constituents
+    began = time.perf_counter()
+    # Hang Seng TECH has existed since July 2020; before spring 2021 the seeds list too few Hong Kong
+    # members to fill its 30 names, and the generator refuses rather than invent them.
+    counts = sample.generate_sample(folder, start=start, end=LAST_DAY, extra_symbols=symbols,
+                                    constituents_from=date(2021, 4, 1))
     print(f"[generate] {counts} in {time.perf_counter() - began:.0f}s", flush=True)
     marker.write_text(json.dumps(counts))
 
@@ -267,7 +259,6 @@ def bench(scale: float, years: int, workdir: Path) -> dict:
         "CTR_START_DATE": start.isoformat(),
         "DUCKDB_DATABASE": str(database),
         "DAGSTER_HOME": str(run / "dagster_home"),
-        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
         # The same DuckDB memory budget for the project's sessions, dbt and the baseline script: without

@@ -11,13 +11,9 @@ XSHG serves Shanghai (.SS) and Shenzhen (.SZ) listings alike; the seeds name it 
 
 from __future__ import annotations
 
-import os
-import pickle
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -68,7 +64,9 @@ class TradingCalendar:
             self.tz, self.regular_close = ZoneInfo(_WEEKDAYS_TZ), _WEEKDAYS_CLOSE
             return
         try:
-            self._xcal = exchange_calendar(name)
+            self._xcal = recent_calendar(name)
+            if self._xcal is None:
+                raise ValueError("no recorded sessions near today")
         except Exception as exc:  # noqa: BLE001 - an unknown or broken calendar must not stop a check
             self._problem = f"{name} is not an exchange_calendars calendar ({exc})"
             self.tz, self.regular_close = ZoneInfo("UTC"), time(23, 59)
@@ -133,61 +131,50 @@ class TradingCalendar:
         return _aware(instant).astimezone(self.tz).date()
 
 
-def calendar_cache_dir() -> Path:
-    """Where built calendars are kept between processes ($XDG_CACHE_HOME, else ~/.cache)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "china-tech-rally" / "exchange_calendars"
+# TradingCalendar answers from a calendar built for this span around today: the freshness checks and the
+# schedules ask about recent sessions, and a span of a few years builds in a fraction of the library's
+# default twenty years (older dates fall back to weekdays, saying so).
+SPAN_BACK_DAYS = 3 * 366
+SPAN_AHEAD_DAYS = 60
 
 
-def exchange_calendar(name: str, start: date | None = None, end: date | None = None) -> xcals.ExchangeCalendar:
-    """xcals.get_calendar(name, start, end), built once per day and library version on this machine.
+@dataclass(frozen=True)
+class BuiltCalendar:
+    """An exchange_calendars calendar and the span [first, last] it was built for."""
 
-    Building XKRX takes about 5 s (exchange_calendars converts Korea's lunar holidays for 1970-2200 on
-    every build), XHKG and XNYS 1-2 s each, and every run, demo and dbt build is a new process. The
-    pickle is keyed by the library version and the span (today's date stands for the default span,
-    which is relative to today); an unreadable or stale file is rebuilt, never trusted."""
-    span = f"{start or ''}_{end or ''}" if start or end else f"default-{date.today()}"
-    path = calendar_cache_dir() / f"{name}-{xcals.__version__}-{span}.pickle"
-    try:
-        with path.open("rb") as cached:
-            calendar = pickle.load(cached)
-        if isinstance(calendar, xcals.ExchangeCalendar) and calendar.name == xcals.resolve_alias(name):
-            return calendar
-    except Exception:  # noqa: BLE001, S110 - a missing, partial or foreign file: build it again
-        pass
-    calendar = xcals.get_calendar(name, start=start and start.isoformat(), end=end and end.isoformat())
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside and renamed: a process reading it never sees half a file.
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            pickle.dump(calendar, tmp, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp.name, path)
-        _prune(path.parent)
-    except OSError:
-        pass  # a read-only home: every process builds its own, as without the cache
-    return calendar
+    calendar: xcals.ExchangeCalendar
+    first: date
+    last: date
 
 
-def _prune(folder: Path, keep_days: int = 7) -> None:
-    # Default spans are keyed by day: without this, a file a day per calendar would pile up.
-    cutoff = datetime.now().timestamp() - keep_days * 86_400
-    for old in folder.glob("*.pickle"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
+@cache
+def exchange_calendar(name: str, start: date, end: date) -> BuiltCalendar | None:
+    """xcals.get_calendar(name, start, end), or the calendar for the longest leading part of the span the
+    library has recorded (XSHG's holidays stop at a year's end and later ends raise ValueError); None when
+    it has none of it. Built once per process and span: XKRX takes about 4 s on any span (the library
+    converts Korea's lunar holidays for 1970-2200 on every build), the others well under a second."""
+    while start <= end:
+        try:
+            return BuiltCalendar(xcals.get_calendar(name, start=start.isoformat(), end=end.isoformat()), start, end)
+        except ValueError:  # DateOutOfBounds and "holidays only recorded to" both subclass ValueError
+            end = date(end.year - 1, 12, 31)
+    return None
+
+
+def recent_calendar(name: str) -> xcals.ExchangeCalendar | None:
+    today = date.today()
+    built = exchange_calendar(name, today - timedelta(days=SPAN_BACK_DAYS), today + timedelta(days=SPAN_AHEAD_DAYS))
+    return built.calendar if built else None
 
 
 @cache
 def exchange_timezone(name: str) -> str:
-    """An exchange's time zone as exchange_calendars defines it, read off the calendar class when it
-    declares one: building a calendar takes seconds, and symbol mapping needs only the zone."""
+    """An exchange's time zone as exchange_calendars defines it."""
     if name == WEEKDAYS:
         return _WEEKDAYS_TZ
-    dispatcher = xcals.calendar_utils.global_calendar_dispatcher
-    try:
-        tz = getattr(dispatcher._calendar_factories[dispatcher.resolve_alias(name)], "tz", None)
-    except (KeyError, xcals.errors.InvalidCalendarName):
-        tz = None
-    return str(tz) if isinstance(tz, ZoneInfo) else str(get_calendar(name).tz)
+    today = date.today()
+    built = exchange_calendar(name, today - timedelta(days=14), today)
+    return str(built.calendar.tz) if built is not None else str(get_calendar(name).tz)
 
 
 @cache
@@ -210,17 +197,13 @@ def session_days(calendar: str, first: date, last: date) -> list[date]:
     costs a fraction of the default twenty-year one that session_on() answers from."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     weekdays = [d for d in days if d.weekday() < 5]
-    dispatcher = xcals.calendar_utils.global_calendar_dispatcher
-    try:
-        factory = dispatcher._calendar_factories[dispatcher.resolve_alias(calendar)]
-    except (KeyError, xcals.errors.InvalidCalendarName):
-        return weekdays  # WEEKDAYS, or a name exchange_calendars does not know
-    # bound_min/bound_max: the span the calendar can be built for; None means unbounded.
-    lo = max(first, factory.bound_min().date()) if factory.bound_min() is not None else first
-    hi = min(last, factory.bound_max().date()) if factory.bound_max() is not None else last
-    if lo > hi:
+    if calendar == WEEKDAYS or calendar not in xcals.get_calendar_names():
         return weekdays
-    held = {ts.date() for ts in exchange_calendar(calendar, lo, hi).sessions}
+    built = exchange_calendar(calendar, first, last)
+    if built is None:
+        return weekdays
+    lo, hi = built.first, built.last
+    held = {ts.date() for ts in built.calendar.sessions}
     return [d for d in days if d in held or (not lo <= d <= hi and d.weekday() < 5)]
 
 

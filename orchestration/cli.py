@@ -29,8 +29,8 @@ from typing import TextIO
 import duckdb
 from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarning
 
+from assets.schedules.jobs import MATERIALIZE_ALL_JOB
 from orchestration import preflight, provenance
-from orchestration.jobs import MATERIALIZE_ALL_JOB
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.release import status_lines
 from orchestration.resources import build_warehouse

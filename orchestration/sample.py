@@ -21,14 +21,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 import duckdb
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
-from exchange_calendars.calendar_utils import _default_calendar_factories
 
 from orchestration import reference
 from orchestration.calendars import exchange_calendar
@@ -185,22 +182,17 @@ _CALENDAR_WINDOW = (date(2020, 1, 1), date(2027, 12, 31))
 
 def sessions(calendar: str, start: date, end: date) -> np.ndarray:
     """Trading days of an exchange_calendars calendar in [start, end] (datetime64[D])."""
-    cls = _default_calendar_factories[xcals.resolve_alias(calendar)]
-    first = cls.bound_min().date() if cls.bound_min() is not None else date.min
-    last = cls.bound_max().date() if cls.bound_max() is not None else date.max
-    lo, hi = max(min(start, _CALENDAR_WINDOW[0]), first), min(max(end, _CALENDAR_WINDOW[1]), last)
-    known = _calendar_sessions(calendar, lo, hi) if lo <= hi else np.array([], "datetime64[D]")
+    lo, hi = min(start, _CALENDAR_WINDOW[0]), max(end, _CALENDAR_WINDOW[1])
+    # Explicit bounds, never the library's today-relative defaults, keep the output reproducible.
+    built = exchange_calendar(calendar, lo, hi)
+    days = _weekdays(start, end)
+    if built is None:
+        return days
+    known = built.calendar.sessions.values.astype("datetime64[D]")
     known = known[(known >= _day(start)) & (known <= _day(end))]
     # Outside the holidays a calendar has recorded (XSHG stops at 2026-12-31) no session list exists, so
     # weekdays stand in: a plausible series beats a gap or an error for a long --end.
-    days = _weekdays(start, end)
-    return np.concatenate([days[days < _day(first)], known, days[days > _day(last)]])
-
-
-@cache
-def _calendar_sessions(calendar: str, lo: date, hi: date) -> np.ndarray:
-    # Explicit bounds, never the library's today-relative defaults, keep the output reproducible.
-    return exchange_calendar(calendar, lo, hi).sessions.values.astype("datetime64[D]")
+    return np.concatenate([days[days < _day(built.first)], known, days[days > _day(built.last)]])
 
 
 def _quarter_starts(calendar: str, start: date, end: date) -> np.ndarray:
@@ -486,8 +478,10 @@ class _CsvWriter:
 
 
 def generate_sample(out_dir: Path | str = SAMPLE_DIR, start: date = DEFAULT_START, end: date = DEFAULT_END,
-                    extra_symbols: int = 0, seed: int = DEFAULT_SEED, chunk_symbols: int = 2000) -> dict[str, int]:
-    """Write the five snapshot CSVs and a README into out_dir; returns rows written per file."""
+                    extra_symbols: int = 0, seed: int = DEFAULT_SEED, chunk_symbols: int = 2000,
+                    constituents_from: date | None = None) -> dict[str, int]:
+    """Write the five snapshot CSVs and a README into out_dir; returns rows written per file.
+    `constituents_from`: the first date of index constituents, when later than `start`."""
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
     out_dir = Path(out_dir)
@@ -507,7 +501,7 @@ def generate_sample(out_dir: Path | str = SAMPLE_DIR, start: date = DEFAULT_STAR
                 prices, shares = _stock_chunk(chunk, start, end, seed, rates)
                 writers[STOCK_PRICES.name].append(prices)
                 writers[SHARES_OUTSTANDING.name].append(shares)
-            writers[INDEX_CONSTITUENTS.name].append(_constituents(start, end, seed))
+            writers[INDEX_CONSTITUENTS.name].append(_constituents(max(start, constituents_from or start), end, seed))
         finally:
             for name, writer in writers.items():
                 writer.close()

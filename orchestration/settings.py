@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -57,6 +60,10 @@ class Settings(BaseSettings):
     # How long a run waits for another run writing the same DuckDB file (a CLI run meeting a UI or
     # scheduled one) before it fails, naming that run.
     lock_wait_seconds: float = Field(default=300.0, ge=0, validation_alias="CTR_LOCK_WAIT_SECONDS")
+    # Runs the instance's queue lets run at once on DuckLake (the DuckDB file takes one writer: always 1).
+    max_concurrent_runs: int = Field(default=4, ge=1, validation_alias="CTR_MAX_CONCURRENT_RUNS")
+    # Dagster's runs, events and schedules in PostgreSQL rather than SQLite files (docs/scale-out.md).
+    dagster_pg_url: str | None = Field(default=None, validation_alias="DAGSTER_PG_URL")
 
     @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod
@@ -106,3 +113,23 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+# The settings the defs folder is being loaded with. dg loads each concern's `@definitions` function by
+# itself, without arguments; the composition root (orchestration/definitions.py) names its Settings
+# here for the length of the load, so a test's Settings(...) object reaches every concern.
+_LOADING: ContextVar[Settings | None] = ContextVar("ctr_settings_loading", default=None)
+
+
+@contextmanager
+def loading_definitions_with(settings: Settings) -> Iterator[Settings]:
+    token = _LOADING.set(settings)
+    try:
+        yield settings
+    finally:
+        _LOADING.reset(token)
+
+
+def definitions_settings() -> Settings:
+    """The Settings of the definitions being loaded (the environment's when dg loads a defs module alone)."""
+    return _LOADING.get() or get_settings()

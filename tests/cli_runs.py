@@ -45,7 +45,6 @@ class CliEnv:
             "CTR_SOURCE": "snapshot",
             "CTR_SNAPSHOT_DIR": str(snapshot),
             "CTR_START_DATE": SLICE_START.isoformat(),
-            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
             "PYTHONUNBUFFERED": "1",
         }
 

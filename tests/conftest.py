@@ -8,15 +8,12 @@ import pytest
 from dagster import DagsterInstance, Definitions, instance_for_test
 from filelock import FileLock
 
-from orchestration.jobs import MATERIALIZE_ALL_JOB
+from assets.schedules.jobs import MATERIALIZE_ALL_JOB
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.settings import Settings
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-# As the Makefile does: one planned event per asset for a ranged run, not one per partition.
-os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,7 +22,7 @@ def dbt_manifest() -> Path:
     Re-prepared when a project file is newer, as the Makefile rule does: a stale manifest fails the dbt
     step on a node it does not know."""
     from assets.dbt import prepare_manifest
-    from assets.dbt_project import dbt_project
+    from orchestration.dbt_project import dbt_project
 
     manifest = dbt_project.manifest_path
     sources = [

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from dagster import DagsterEventType, build_schedule_context, instance_for_test, materialize
 
+from assets.schedules.jobs import ASIA_CLOSE_JOB
 from orchestration.definitions import build_definitions
-from orchestration.jobs import ASIA_CLOSE_JOB
 from orchestration.settings import Settings
 from tests.sample_slice import SLICE_END, SLICE_START, env_set, sample_warehouse, write_slice
 

@@ -1,5 +1,6 @@
 """The shape of the code location: one lineage graph, raw -> staging -> intermediate -> marts."""
 
+import json
 import os
 import subprocess
 import sys
@@ -59,32 +60,59 @@ def test_dbt_tests_and_python_checks_are_asset_checks(asset_graph):
     assert "calendar_freshness" in by_asset["raw/index_prices"]
 
 
-def test_dg_check_defs_loads_the_code_location():
-    # The create-dagster tooling ([tool.dg] in pyproject.toml) sees the same definitions as `make ui`.
+def test_dg_scaffolds_into_the_defs_folder_and_loads_it(tmp_path):
+    """The create-dagster tooling ([tool.dg] in pyproject.toml) works on the project as on any dg project:
+    in a scratch copy, `dg scaffold defs` adds an asset to a concern's defs folder, and `dg check defs`
+    and `dg list defs` load it beside the project's own definitions (the same code location as `make ui`)."""
     venv = Path(sys.executable).parent.parent
-    result = subprocess.run(
-        [str(venv / "bin" / "dg"), "check", "defs"], check=False, cwd=PROJECT_ROOT, capture_output=True, text=True,
-        env={**os.environ, "VIRTUAL_ENV": str(venv)}, timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "All definitions loaded successfully" in result.stdout + result.stderr
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT_ROOT, check=True,
+                           capture_output=True, text=True).stdout.split()
+    copy = tmp_path / "project"
+    for name in files:
+        if name.startswith(("sample_data/", "docs/", "benchmarks/", "tests/")) or not (PROJECT_ROOT / name).is_file():
+            continue
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes((PROJECT_ROOT / name).read_bytes())
+    (copy / "dbt_project" / "target").mkdir(parents=True, exist_ok=True)
+    (copy / "dbt_project" / "target" / "manifest.json").write_bytes(
+        (PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").read_bytes())
+    # The copy reads the project's own sample and warehouse settings (absolute paths).
+    env = {**os.environ, "VIRTUAL_ENV": str(venv), "CTR_SNAPSHOT_DIR": str(PROJECT_ROOT / "sample_data"),
+           "DUCKDB_DATABASE": str(tmp_path / "warehouse" / "w.duckdb")}
+
+    def dg(*args: str) -> str:
+        result = subprocess.run([str(venv / "bin" / "dg"), *args], cwd=copy, capture_output=True, text=True,
+                                env=env, timeout=300, check=False)
+        assert result.returncode == 0, f"dg {' '.join(args)}:\n{result.stdout}{result.stderr}"
+        return result.stdout + result.stderr
+
+    dg("scaffold", "defs", "dagster.asset", "raw/scaffolded_asset.py")
+    assert (copy / "assets" / "raw" / "scaffolded_asset.py").exists()
+    assert "All definitions loaded successfully" in dg("check", "defs")
+    listed = json.loads(_json_part(dg("list", "defs", "--json")))
+    keys = {asset["asset_key"] for asset in listed["assets"]}
+    assert {"scaffolded_asset", "raw/stock_prices", "marts/fct_index_returns", "published/warehouse"} <= keys
+    assert {"asia_close_schedule", "us_close_schedule"} <= {s["name"] for s in listed["schedules"]}
 
 
-def test_the_dbt_resource_starts_no_extra_dbt_process_per_run(monkeypatch):
-    """dagster-dbt's own `dbt --version` and in-process adapter cost seconds on every run; ours know the
-    pinned dbt-core's version and build no adapter (assets/metadata.py queries the warehouse instead)."""
+def _json_part(output: str) -> str:
+    # dg may print notices before the JSON document.
+    return output[output.index("{"):]
+
+
+def test_the_dbt_executable_answers_its_version_without_starting_dbt():
+    """dagster-dbt asks `<dbt_executable> --version` on every run (to tell dbt-core from Fusion); the
+    project's executable, scripts/dbt-child, answers from the installed package instead of starting dbt."""
     import importlib.metadata
-
-    import dagster_dbt.core.resource as dbt_resource
+    import os
+    import subprocess
+    import time
 
     from assets.dbt import build_dbt_resource
-    from orchestration.definitions import dbt_executable
 
-    def no_process(*args, **kwargs):
-        raise AssertionError(f"a subprocess was started: {args}")
-
-    monkeypatch.setattr(dbt_resource, "check_output", no_process)
-    resource = build_dbt_resource(Settings(), dbt_executable())
-    assert str(resource._cli_version) == importlib.metadata.version("dbt-core")
-    assert resource._cli_version.major < 2  # dbt-core, not the Fusion engine: dagster-dbt's branch for it
-    assert resource._initialize_dbt_core_adapter(["build"]) is None
+    resource = build_dbt_resource(Settings())
+    started = time.monotonic()
+    answer = subprocess.run([resource.dbt_executable, "--version"], env={**os.environ, **resource.env},
+                            capture_output=True, text=True, check=True).stdout
+    assert time.monotonic() - started < 2.0
+    assert f"installed: {importlib.metadata.version('dbt-core')}" in answer

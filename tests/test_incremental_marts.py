@@ -21,9 +21,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.dbt_project import dbt_project
-from assets.exchange_sessions import write_exchange_sessions
+from assets.dbt.exchange_sessions import write_exchange_sessions
 from orchestration.datasets import DATASETS
+from orchestration.dbt_project import dbt_project
 from orchestration.settings import SAMPLE_DIR
 from tests.reference_marts import compare_frames
 

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from dagster import RunRequest, SkipReason, build_schedule_context, instance_for_test, validate_run_config
 
+from assets.schedules import CALENDARS_TAG, FALLBACK_TAG, evaluate_close
+from assets.schedules.jobs import ASIA_CLOSE, ASIA_CLOSE_JOB, MATERIALIZE_ALL_JOB, US_CLOSE, US_CLOSE_JOB
 from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
-from orchestration.jobs import ASIA_CLOSE, ASIA_CLOSE_JOB, MATERIALIZE_ALL_JOB, US_CLOSE, US_CLOSE_JOB
-from orchestration.schedules import CALENDARS_TAG, FALLBACK_TAG, evaluate_close
 from orchestration.settings import Settings
 
 HKT = ZoneInfo("Asia/Hong_Kong")

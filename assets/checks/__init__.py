@@ -14,7 +14,7 @@ Dagster's FreshnessPolicy (with_mart_freshness_policy) adds the wall-clock view 
 
 from __future__ import annotations
 
-from dagster import AssetChecksDefinition, Definitions
+from dagster import AssetChecksDefinition, Definitions, definitions
 
 from assets.checks.freshness import build_calendar_freshness_checks, with_mart_freshness_policy
 from assets.checks.plausibility import build_plausibility_checks
@@ -22,7 +22,7 @@ from assets.checks.sanity import build_sanity_checks
 from assets.checks.source_reconciliation import build_source_reconciliation_check
 from assets.checks.totals import build_totals_checks
 from orchestration.resources.clock import EvaluationClock
-from orchestration.settings import Settings
+from orchestration.settings import Settings, definitions_settings
 
 
 def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
@@ -37,11 +37,13 @@ def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
     ]
 
 
-def check_definitions(settings: Settings) -> Definitions:
+@definitions
+def defs() -> Definitions:
+    settings = definitions_settings()
     # A snapshot is judged as of the end of its last date (so the bundled sample is fresh), live data
     # as of now; the snapshot's end is read when a check runs, so a broken file fails a check, not the load.
     clock = EvaluationClock(data_end=settings.source == "snapshot")
     return Definitions(asset_checks=build_asset_checks(settings), resources={"clock": clock})
 
 
-__all__ = ["build_asset_checks", "check_definitions", "with_mart_freshness_policy"]
+__all__ = ["build_asset_checks", "with_mart_freshness_policy"]

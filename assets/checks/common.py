@@ -11,8 +11,8 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, DagsterInstance, MetadataValue
 
-from assets.dbt_project import dbt_project
 from orchestration.datasets import DATASETS, DATASETS_BY_NAME, Dataset
+from orchestration.dbt_project import dbt_project
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.providers.snapshot import SnapshotProvider
 from orchestration.resources.warehouse import WarehouseSession

@@ -26,7 +26,8 @@ def build_warehouse(settings: Settings) -> Warehouse:
     if settings.warehouse == "ducklake":
         from orchestration.resources.ducklake import DuckLakeWarehouse
 
-        return DuckLakeWarehouse(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_location, **common)
+        return DuckLakeWarehouse(catalog=settings.ducklake_catalog, data_path=settings.ducklake_data_location,
+                                 run_limit=settings.max_concurrent_runs, **common)
     return DuckDBFileWarehouse(database=str(settings.duckdb_database), **common)
 
 

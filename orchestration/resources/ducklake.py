@@ -65,6 +65,11 @@ class DuckLakeWarehouse(Warehouse):
         default=5,
         description="How often a raw write that conflicts with another writer's commit is redone from the start.",
     )
+    run_limit: int = Field(default=4, description="Runs the instance lets write the lake at once (CTR_MAX_CONCURRENT_RUNS).")
+
+    @property
+    def max_concurrent_runs(self) -> int:
+        return self.run_limit
 
     @property
     def location(self) -> str:

@@ -12,7 +12,7 @@ whose worker starts late has no lease yet and is never mistaken for a dead one.
 - A lake takes many writers: each run has a lease of its own, never contended, only watched.
 
 Who marks a dead holder's run failed: the next run that takes the lease, and under the daemon the
-`abandoned_runs` sensor (orchestration/schedules.py) every 30 seconds. flock works on local file
+`abandoned_runs` sensor (assets/schedules/) every 30 seconds. flock works on local file
 systems and on NFSv4; workers on several machines must share the warehouse's folder for a file
 warehouse anyway.
 """

@@ -237,6 +237,11 @@ class Warehouse(ConfigurableResource, ABC):
     )
 
     @property
+    def max_concurrent_runs(self) -> int:
+        """How many runs the Dagster instance lets write at once: one on a DuckDB file (one writer process)."""
+        return 1
+
+    @property
     @abstractmethod
     def location(self) -> str:
         """What to call the warehouse in a message (a file path, a catalog URL)."""

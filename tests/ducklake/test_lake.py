@@ -151,7 +151,7 @@ def scenario(postgres, tmp_path_factory) -> Iterator[Scenario]:
             "DAGSTER_PG_URL": f"postgresql+psycopg2://{postgres.split('user=')[1]}@127.0.0.1:"
             f"{postgres.split('port=')[1].split()[0]}/{dagster_db}",
         }
-        write_instance_yaml(Path(env["DAGSTER_HOME"]), env)
+        write_instance_yaml(Path(env["DAGSTER_HOME"]), Settings(**env))
         result = Scenario(root=root, env=env, snapshot=snapshot)
 
         # The first ATTACH creates the catalog's tables, and the first instance Dagster's: once, as a

@@ -17,6 +17,7 @@ from dagster import (
     MetadataValue,
     PartitionsDefinition,
     asset,
+    definitions,
 )
 
 from orchestration import audit_log, reference
@@ -29,6 +30,7 @@ from orchestration.datasets import (
     STOCK_PRICES,
     Dataset,
 )
+from orchestration.partitions import daily_partitions
 from orchestration.quarantine import quarantine
 from orchestration.resources.providers.base import (
     FetchResult,
@@ -38,6 +40,7 @@ from orchestration.resources.providers.base import (
     unusable_values,
 )
 from orchestration.resources.warehouse import Warehouse, WarehouseSession, WriteSummary
+from orchestration.settings import definitions_settings
 
 # What each raw asset asks its provider for; the seeds decide, so adding a member is a CSV edit.
 REQUESTED_IDS: dict[str, Callable[[], list[str]]] = {
@@ -252,5 +255,6 @@ def build_raw_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinit
     return [_build_raw_asset(dataset, partitions_def) for dataset in DATASETS]
 
 
-def raw_definitions(partitions_def: PartitionsDefinition) -> Definitions:
-    return Definitions(assets=build_raw_assets(partitions_def))
+@definitions
+def defs() -> Definitions:
+    return Definitions(assets=build_raw_assets(daily_partitions(definitions_settings().start_date)))

@@ -3,7 +3,7 @@
 
 Every figure, date and look-back comes from the dbt report models (`marts.rpt_headline`, one row per
 fact, and `marts.rpt_index_rebased`, the chart lines; dbt_project/models/reports): this module reads
-them and draws. The report's date is the dbt asset's `report_as_of` config (assets/dbt.py).
+them and draws. The report's date is the dbt asset's `report_as_of` config (assets/dbt/).
 """
 # No `from __future__ import annotations`: Dagster reads the resource annotations at decoration time.
 
@@ -26,12 +26,13 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     asset,
+    definitions,
 )
 from pydantic import Field
 
 from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.settings import PROJECT_ROOT, definitions_settings
 
 REPORT_KEY = AssetKey(["reports", "headline"])
 HEADLINE_TABLE = "marts.rpt_headline"
@@ -432,7 +433,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     deps=[AssetKey(["marts", name]) for name in MARTS_READ],
     group_name=REPORT_GROUP,
     kinds={"python", "markdown"},
-    # Part of the same single run as a raw backfill over a partition range (see assets/dbt.py).
+    # Part of the same single run as a raw backfill over a partition range (see assets/dbt/).
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "The headline report rendered from `marts.rpt_headline` and `marts.rpt_index_rebased`: MTD/YTD/1Y"
@@ -473,6 +474,8 @@ def headline_report(
     )
 
 
-def report_definitions(settings: Settings) -> Definitions:
+@definitions
+def defs() -> Definitions:
+    settings = definitions_settings()
     output = ReportOutput(directory=str(settings.reports_dir or default_reports_dir(settings.duckdb_database)))
     return Definitions(assets=[headline_report], resources={"report_output": output})

@@ -1,34 +1,37 @@
 """The dbt project as Dagster assets: every model and seed is an asset, every dbt test a check."""
 # No `from __future__ import annotations`: Dagster inspects the context annotation at decoration time.
 
-import importlib.metadata
-import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, Config
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    Config,
+    Definitions,
+    definitions,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
     DbtCliResource,
     dbt_assets,
 )
-from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
-from packaging import version
 from pydantic import Field
 
-from assets.dbt_project import dbt_project
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
+from orchestration.dbt_project import dbt_project, environment, prepare_manifest
 from orchestration.partitions import run_window
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import PROJECT_ROOT, Settings, get_settings
+from orchestration.settings import PROJECT_ROOT, Settings, definitions_settings
 
 _GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "reports": "reports"}
 
@@ -48,68 +51,32 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return _GROUPS.get(fqn[1] if len(fqn) > 2 else "", "marts")
 
 
-@contextmanager
-def environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    """os.environ with `values` set (None: unset) for the block: dbt is a subprocess that inherits it."""
-
-    def apply(changes: Mapping[str, str | None]) -> None:
-        for key, value in changes.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-    saved = {key: os.environ.get(key) for key in values}
-    apply(values)
-    try:
-        yield
-    finally:
-        apply(saved)
-
-
 class WarehouseDbtCliResource(DbtCliResource):
     """dbt with the warehouse settings in its environment: profiles.yml reads plain env vars."""
 
     env: dict[str, str] = Field(default_factory=dict)
-
-    # dagster-dbt asks a `dbt --version` process (about 4 s) on every run to tell dbt-core from the
-    # Fusion engine; this project pins dbt-core, installed beside it.
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(importlib.metadata.version("dbt-core"))
-
-    # dagster-dbt also loads the profile and a dbt adapter in-process (about 3 s) on every run, for its
-    # fetch_row_counts()/fetch_column_metadata(); assets/metadata.py queries the warehouse port instead.
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
-        return None
 
     def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
         with environment(self.env):
             return super().cli(args, **kwargs)
 
 
-# dbt ends with the run that started it (the script says how).
+# dbt ends with the run that started it, and answers dagster-dbt's version question at once (the script
+# says how).
 DBT_CHILD = PROJECT_ROOT / "scripts" / "dbt-child"
 
 
-def build_dbt_resource(settings: Settings, dbt_executable: str = "dbt") -> WarehouseDbtCliResource:
+def dbt_executable() -> str:
+    # The venv's dbt, even when the venv is not activated (make targets call .venv/bin/... directly).
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+def build_dbt_resource(settings: Settings) -> WarehouseDbtCliResource:
     return WarehouseDbtCliResource(
-        project_dir=dbt_project, target=settings.dbt_target, env={**settings.dbt_env(), "CTR_DBT": dbt_executable},
-        dbt_executable=str(DBT_CHILD) if shutil.which("setpriv") else dbt_executable,
+        project_dir=dbt_project, target=settings.dbt_target,
+        env={**settings.dbt_env(), "CTR_DBT": dbt_executable()}, dbt_executable=str(DBT_CHILD),
     )
-
-
-def prepare_manifest(settings: Settings, always: bool = False) -> None:
-    """Parse the project into target/manifest.json with the same env as the runs (so their partial
-    parse holds). `always`: the make targets and tests; otherwise only under `dagster dev`, which
-    re-parses on every code-location load to pick up edits."""
-    # The preparer runs `dbt` from PATH: the venv's, even when the venv is not activated.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    with environment({**settings.dbt_env(), "PATH": path}):
-        if always:
-            dbt_project.preparer.prepare(dbt_project)
-        else:
-            dbt_project.prepare_if_dev()
 
 
 class DbtBuildConfig(Config):
@@ -142,8 +109,8 @@ class DbtBuildConfig(Config):
         return {"CTR_REPORT_AS_OF": value or None}
 
 
-def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
-    prepare_manifest(settings or get_settings())
+def build_dbt_assets(settings: Settings) -> AssetsDefinition:
+    prepare_manifest(settings)
 
     # Unpartitioned on purpose, although the incremental models recompute only the run's window (the
     # rows from its first day on): a partitioned asset records one materialisation per partition, so a
@@ -184,6 +151,8 @@ def build_dbt_assets(settings: Settings | None = None) -> AssetsDefinition:
     return warehouse_dbt_models
 
 
-if __name__ == "__main__":
-    # `make setup` and a fresh clone: dagster-dbt reads target/manifest.json when the code location loads.
-    prepare_manifest(get_settings(), always=True)
+
+@definitions
+def defs() -> Definitions:
+    settings = definitions_settings()
+    return Definitions(assets=[build_dbt_assets(settings)], resources={"dbt": build_dbt_resource(settings)})

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
-    Definitions,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -20,11 +19,10 @@ from assets.checks.plausibility import AUDITED_ASSETS
 from assets.publication import PUBLISHED_KEY, published_path_for
 from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import Settings
 
 PUBLISHED_GROUP = "published"
 
-__all__ = ["PUBLISHED_KEY", "publish_definitions", "publish_warehouse", "published_path_for"]
+__all__ = ["PUBLISHED_KEY", "publish_warehouse", "published_path_for"]
 
 
 @asset(
@@ -35,7 +33,7 @@ __all__ = ["PUBLISHED_KEY", "publish_definitions", "publish_warehouse", "publish
     deps=[REPORT_KEY, *AUDITED_ASSETS],
     group_name=PUBLISHED_GROUP,
     kinds={"duckdb"},
-    # Part of the same single run as a raw backfill over a partition range (see assets/dbt.py).
+    # Part of the same single run as a raw backfill over a partition range (see assets/dbt/).
     backfill_policy=BackfillPolicy.single_run(),
     description=(
         "A read-only copy of the whole warehouse for analysts and BI tools, replaced atomically once the"
@@ -76,6 +74,5 @@ def publish_warehouse(context: AssetExecutionContext, warehouse: Warehouse) -> M
     )
 
 
-def publish_definitions(settings: Settings) -> Definitions:
-    # Where the copy goes is the warehouse's business (Warehouse.published_path): no resource of its own.
-    return Definitions(assets=[publish_warehouse])
+# Where the copy goes is the warehouse's business (Warehouse.published_path): no resource of its own, and
+# the asset is defined at module scope, where the defs folder finds it.

@@ -39,7 +39,7 @@ def calendars() -> list[str]:
     deps=[raw_asset_key(INDEX_PRICES), raw_asset_key(STOCK_PRICES)],
     group_name="reference",
     kinds={"duckdb"},
-    # Part of the same single run as a raw backfill over a partition range (see assets/dbt.py).
+    # Part of the same single run as a raw backfill over a partition range (see assets/dbt/).
     backfill_policy=BackfillPolicy.single_run(),
     description="The trading sessions of each calendar the project uses (the exchanges and index catalog seeds,"
     " plus WEEKDAYS for FX) from the first loaded price to the end of the month of the latest price or today,"

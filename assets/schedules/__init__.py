@@ -23,15 +23,17 @@ from dagster import (
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
+    definitions,
     schedule,
     sensor,
 )
 
+from assets.schedules.jobs import MARKET_CLOSES, MarketClose, build_jobs, raw_run_config
 from orchestration.calendars import session_on
-from orchestration.jobs import MARKET_CLOSES, MarketClose, build_jobs, raw_run_config
+from orchestration.partitions import daily_partitions
 from orchestration.resources.leases import fail_abandoned
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import Settings
+from orchestration.settings import definitions_settings
 
 # 17:30 local: the last exchange of each group has closed (HK 16:00, NY 16:00), with time for the
 # sources to publish the close.
@@ -115,9 +117,12 @@ def abandoned_runs(context: SensorEvaluationContext, warehouse: Warehouse) -> Sk
     return SkipReason("; ".join(lines) or "no run died while writing the warehouse")
 
 
-def schedule_definitions(partitions_def: PartitionsDefinition, settings: Settings) -> Definitions:
+@definitions
+def defs() -> Definitions:
     """The jobs, the two market-close schedules (on by default in live mode only) and the sensor that fails
     the runs that died writing the warehouse."""
+    settings = definitions_settings()
+    partitions_def = daily_partitions(settings.start_date)
     return Definitions(
         jobs=build_jobs(partitions_def),
         schedules=build_schedules(partitions_def, running=settings.source == "live"),
