@@ -9,37 +9,19 @@ publisher) is then refused. Plain DuckDB queries after dbt has exited avoid that
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime
 from typing import Any
 
 from dagster import AssetMaterialization, MetadataValue, Output, TableColumn, TableSchema
 from dagster_dbt import DbtCliInvocation
 
+from orchestration import markdown
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
 
 PREVIEW_ROWS = 5
 # Columns that say how current a table is, in order of preference.
 DATE_COLUMNS = ("trade_date", "as_of_date", "last_trade_date")
 PREVIEW_SCHEMAS = ("marts",)
-
-
-def markdown_table(columns: list[str], rows: list[tuple]) -> str:
-    """A GitHub-flavoured Markdown table; enough for a few rows, without pulling in tabulate."""
-
-    def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return ""
-        if isinstance(value, float):
-            return f"{value:,.0f}" if abs(value) >= 1e6 else f"{value:.6g}"
-        if isinstance(value, (date, datetime)):
-            return value.isoformat()
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def table_metadata(
@@ -80,7 +62,7 @@ def table_metadata(
         order = f'order by "{date_column}" desc nulls last, 1'
     rows = wh.execute(f"select * from {relation} {order} limit {PREVIEW_ROWS}").fetchall()
     heading = f"The {len(rows)} newest rows" if date_column else f"{len(rows)} rows"
-    metadata["preview"] = MetadataValue.md(f"{heading} of `{schema}.{table}`:\n\n{markdown_table(columns, rows)}")
+    metadata["preview"] = MetadataValue.md(f"{heading} of `{schema}.{table}`:\n\n{markdown.table(columns, rows)}")
     return metadata
 
 

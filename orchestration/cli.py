@@ -33,7 +33,7 @@ from assets.schedules.jobs import MATERIALIZE_ALL_JOB
 from orchestration import preflight, provenance
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.release import status_lines
-from orchestration.resources import build_warehouse
+from orchestration.resources import build_provider, build_warehouse
 from orchestration.resources.providers import ProviderError, SourceUnreachableError
 from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -365,8 +365,6 @@ def demo(settings: Settings) -> int:
     preflight.check(settings)
     writable(("the warehouse folder", build_warehouse(settings).state_folder))
     provenance.claim(settings)
-    from orchestration.definitions import build_provider
-
     provider = build_provider(settings)
     span = provider.date_range()
     if span is None:
@@ -381,8 +379,6 @@ def demo(settings: Settings) -> int:
 def run_live(settings: Settings) -> int:
     preflight.check(settings)
     writable(("the warehouse folder", build_warehouse(settings).state_folder))
-    from orchestration.definitions import build_provider
-
     provider = build_provider(settings)
     try:
         provider.check_reachable()

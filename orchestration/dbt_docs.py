@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestration.resources import build_warehouse
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 
@@ -27,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     dbt = str(Path(sys.executable).parent / "dbt")
-    env = {**os.environ, **settings.dbt_env()}
-    common = ["--profiles-dir", ".", "--target", settings.dbt_target]
+    warehouse = build_warehouse(settings)
+    env = {**os.environ, **warehouse.dbt_env()}
+    common = ["--profiles-dir", ".", "--target", warehouse.dbt_target]
     generated = subprocess.run([dbt, "docs", "generate", *common], cwd=DBT_PROJECT_DIR, env=env, check=False)
     if generated.returncode or args.command == "generate":
         return generated.returncode

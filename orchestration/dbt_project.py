@@ -8,10 +8,12 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
+from orchestration.resources import build_warehouse
+from orchestration.resources.warehouse import Warehouse
+from orchestration.settings import DBT_PROJECT_DIR, get_settings
 
-# The manifest's path does not depend on the target; the dbt resource names the target per Settings.
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=get_settings().dbt_target)
+# Where the manifest is, whatever the target; the parse and the dbt resource name the warehouse's target.
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 @contextmanager
@@ -34,20 +36,21 @@ def environment(values: Mapping[str, str | None]) -> Iterator[None]:
 
 
 
-def prepare_manifest(settings: Settings, always: bool = False) -> None:
+def prepare_manifest(warehouse: Warehouse, always: bool = False) -> None:
     """Parse the project into target/manifest.json with the same env as the runs (so their partial
     parse holds). `always`: the make targets and tests; otherwise only under `dagster dev`, which
     re-parses on every code-location load to pick up edits."""
     # The preparer runs `dbt` from PATH: the venv's, even when the venv is not activated.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    with environment({**settings.dbt_env(), "PATH": path}):
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=warehouse.dbt_target)
+    with environment({**warehouse.dbt_env(), "PATH": path}):
         if always:
-            dbt_project.preparer.prepare(dbt_project)
+            project.preparer.prepare(project)
         else:
-            dbt_project.prepare_if_dev()
+            project.prepare_if_dev()
 
 
 
 if __name__ == "__main__":
     # `make setup` and a fresh clone: dagster-dbt reads target/manifest.json when the code location loads.
-    prepare_manifest(get_settings(), always=True)
+    prepare_manifest(build_warehouse(get_settings()), always=True)

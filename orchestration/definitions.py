@@ -1,5 +1,6 @@
-"""The composition root: reads the Settings once, builds the one Warehouse and the provider, and loads
-the definitions from the defs folder (`assets/`, `[tool.dg.project]` in pyproject.toml) with them.
+"""The composition root: builds the one Warehouse and the provider from the Settings
+(orchestration/composition.py), and loads the definitions from the defs folder (`assets/`,
+`[tool.dg.project]` in pyproject.toml) with them.
 
 | concern   | contributes                                                         | defs folder         |
 |-----------|---------------------------------------------------------------------|---------------------|
@@ -22,21 +23,22 @@ from dagster import Definitions, PreviewWarning, in_process_executor, load_from_
 
 from assets.checks.freshness import with_mart_freshness_policy
 from orchestration import preflight
-from orchestration.resources import build_provider, build_warehouse
-from orchestration.settings import PROJECT_ROOT, Settings, get_settings, loading_definitions_with
+from orchestration.composition import Composition, composing
+from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 
 
 def build_definitions(settings: Settings) -> Definitions:
     # A broken seed or snapshot path stops the code location from loading, naming the problem, rather
     # than failing a run minutes later.
     preflight.check(settings)
+    composition = Composition.of(settings)
     resources = Definitions(
-        resources={"provider": build_provider(settings), "warehouse": build_warehouse(settings)},
+        resources={"provider": composition.provider, "warehouse": composition.warehouse},
         # DuckDB takes one writer process; the multiprocess executor would open the file from several.
         executor=in_process_executor,
     )
     # map_asset_specs is marked preview; its notice would reach every `make ui` log and CLI run.
-    with loading_definitions_with(settings), warnings.catch_warnings():
+    with composing(composition), warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)
         loaded = load_from_defs_folder(path_within_project=PROJECT_ROOT)
         return Definitions.merge(loaded, resources).map_asset_specs(func=with_mart_freshness_policy)

@@ -14,6 +14,7 @@ import re
 import sys
 from typing import Any
 
+from orchestration import markdown
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 WAREHOUSE_DOC = PROJECT_ROOT / "docs" / "warehouse.md"
@@ -32,13 +33,8 @@ def mart_nodes(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def column_table(node: dict[str, Any]) -> str:
-    def cell(text: str) -> str:
-        return " ".join(text.split()).replace("|", "\\|")
-
-    lines = ["| column | type | definition |", "|---|---|---|"]
-    for column in node["columns"].values():
-        lines.append(f"| {column['name']} | {column['data_type'].upper()} | {cell(column['description'])} |")
-    return "\n".join(lines) + "\n"
+    rows = [(c["name"], c["data_type"].upper(), c["description"]) for c in node["columns"].values()]
+    return markdown.table(["column", "type", "definition"], rows) + "\n"
 
 
 def render(doc: str, manifest: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.resources import build_warehouse
 from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
 
 MANIFEST_FILE = "manifest.json"
@@ -31,10 +32,9 @@ def default_export_dir(settings: Settings) -> Path:
     return settings.duckdb_database.parent / "export"
 
 
-def published_database(settings: Settings) -> Path:
-    from assets.publication import published_path_for
-
-    return published_path_for(settings.duckdb_database)
+def published_database(settings: Settings) -> Path | None:
+    """The published DuckDB copy export reads; None where readers read the warehouse itself (a lake)."""
+    return build_warehouse(settings).published_path
 
 
 def _definitions() -> dict[str, dict[str, Any]]:
@@ -120,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder to write (default: <warehouse folder>/export)")
     args = parser.parse_args(argv)
     settings = get_settings()
-    if settings.warehouse != "duckdb":
+    published = published_database(settings)
+    if published is None:
         print("export reads the published DuckDB copy; with CTR_WAREHOUSE=ducklake the lake's Parquet files"
               " are already readable by any tool (docs/scale-out.md).", file=sys.stderr)
         return 2
     out = (args.out or default_export_dir(settings)).resolve()
     try:
-        manifest = export(published_database(settings), out)
+        manifest = export(published, out)
     except (FileNotFoundError, duckdb.Error) as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ from typing import TextIO
 import duckdb
 
 from orchestration import audit_log
+from orchestration.resources import build_warehouse
 from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse, WarehouseLockedError
 from orchestration.settings import Settings, get_settings
 
@@ -74,8 +75,6 @@ def finding_lines(wh, run_id: str, limit: int = 20) -> list[str]:
 
 
 def release(settings: Settings, run_id: str | None, note: str | None, out: TextIO = sys.stdout) -> int:
-    from orchestration.resources import build_warehouse
-
     warehouse = build_warehouse(settings)
     try:
         with warehouse.session(read_only=True) as wh:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -13,8 +10,6 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from orchestration.duckdb_extensions import extension_directory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -29,7 +24,7 @@ def _project_path(value: str | Path) -> Path:
     return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
-def _default_memory_limit() -> str:
+def default_memory_limit() -> str:
     # DuckDB's own default (80% of RAM), spelled out: `SET memory_limit` takes no percentages.
     return f"{int(0.8 * os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')) // 2**20}MiB"
 
@@ -76,29 +71,6 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
     @property
-    def dbt_target(self) -> str:
-        return self.warehouse
-
-    def dbt_env(self) -> dict[str, str]:
-        """The environment dbt's profile reads: plain values, paths already absolute, so dbt (which runs
-        from dbt_project/) and Python agree on one file without path logic in profiles.yml. Identical
-        for the parse and every run, so dbt keeps its partial-parse cache."""
-        # Always set, to DuckDB's own defaults when unset: the profile cannot leave a setting out.
-        engine = {
-            "CTR_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit or _default_memory_limit(),
-            "CTR_DUCKDB_THREADS": str(self.duckdb_threads or os.cpu_count() or 1),
-        }
-        if self.warehouse == "ducklake":
-            return {
-                **engine,
-                "CTR_DUCKLAKE_CATALOG": self.ducklake_catalog,
-                "CTR_DUCKLAKE_DATA_PATH": self.ducklake_data_location,
-                # dbt-duckdb installs the extensions it is told to load: from here, never the internet.
-                "CTR_DUCKDB_EXTENSION_DIR": str(extension_directory()),
-            }
-        return {**engine, "DUCKDB_DATABASE": str(self.duckdb_database)}
-
-    @property
     def ducklake_data_location(self) -> str:
         """The data path with a folder made absolute (relative to the project), a URL as given; a folder
         ends with a slash, as DuckLake expects."""
@@ -114,22 +86,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     return Settings()
 
-
-# The settings the defs folder is being loaded with. dg loads each concern's `@definitions` function by
-# itself, without arguments; the composition root (orchestration/definitions.py) names its Settings
-# here for the length of the load, so a test's Settings(...) object reaches every concern.
-_LOADING: ContextVar[Settings | None] = ContextVar("ctr_settings_loading", default=None)
-
-
-@contextmanager
-def loading_definitions_with(settings: Settings) -> Iterator[Settings]:
-    token = _LOADING.set(settings)
-    try:
-        yield settings
-    finally:
-        _LOADING.reset(token)
-
-
-def definitions_settings() -> Settings:
-    """The Settings of the definitions being loaded (the environment's when dg loads a defs module alone)."""
-    return _LOADING.get() or get_settings()

@@ -21,8 +21,8 @@ def dbt_manifest() -> Path:
     """dagster-dbt loads target/manifest.json at import; `make test` prepares it, a bare pytest may not.
     Re-prepared when a project file is newer, as the Makefile rule does: a stale manifest fails the dbt
     step on a node it does not know."""
-    from assets.dbt import prepare_manifest
-    from orchestration.dbt_project import dbt_project
+    from orchestration.dbt_project import dbt_project, prepare_manifest
+    from orchestration.resources import build_warehouse
 
     manifest = dbt_project.manifest_path
     sources = [
@@ -33,7 +33,7 @@ def dbt_manifest() -> Path:
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(manifest.parent / "manifest.lock"):
         if not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
-            prepare_manifest(Settings(), always=True)
+            prepare_manifest(build_warehouse(Settings()), always=True)
     return manifest
 
 

@@ -109,8 +109,9 @@ def test_the_dbt_executable_answers_its_version_without_starting_dbt():
     import time
 
     from assets.dbt import build_dbt_resource
+    from orchestration.resources import build_warehouse
 
-    resource = build_dbt_resource(Settings())
+    resource = build_dbt_resource(build_warehouse(Settings()))
     started = time.monotonic()
     answer = subprocess.run([resource.dbt_executable, "--version"], env={**os.environ, **resource.env},
                             capture_output=True, text=True, check=True).stdout

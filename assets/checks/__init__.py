@@ -21,8 +21,9 @@ from assets.checks.plausibility import build_plausibility_checks
 from assets.checks.sanity import build_sanity_checks
 from assets.checks.source_reconciliation import build_source_reconciliation_check
 from assets.checks.totals import build_totals_checks
+from orchestration.composition import current
 from orchestration.resources.clock import EvaluationClock
-from orchestration.settings import Settings, definitions_settings
+from orchestration.settings import Settings
 
 
 def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
@@ -39,7 +40,7 @@ def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
 
 @definitions
 def defs() -> Definitions:
-    settings = definitions_settings()
+    settings = current().settings
     # A snapshot is judged as of the end of its last date (so the bundled sample is fresh), live data
     # as of now; the snapshot's end is read when a check runs, so a broken file fails a check, not the load.
     clock = EvaluationClock(data_end=settings.source == "snapshot")

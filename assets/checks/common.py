@@ -11,6 +11,7 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, DagsterInstance, MetadataValue
 
+from orchestration import markdown
 from orchestration.datasets import DATASETS, DATASETS_BY_NAME, Dataset
 from orchestration.dbt_project import dbt_project
 from orchestration.resources.providers.base import MarketDataProvider
@@ -134,25 +135,12 @@ def mart_guard(
     )
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, float):
-        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
-    return str(value).replace("|", "\\|")
-
-
 def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], total: int | None = None) -> MetadataValue:
     """Markdown table of the first MAX_LISTED rows, saying how many more there are."""
     total = len(rows) if total is None else total
     if not rows:
         return MetadataValue.md("none")
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows[:MAX_LISTED]]
+    lines = [markdown.table(columns, rows[:MAX_LISTED])]
     if total > min(len(rows), MAX_LISTED):
         lines.append(f"\n... and {total - min(len(rows), MAX_LISTED)} more ({total} in all)")
     return MetadataValue.md("\n".join(lines))

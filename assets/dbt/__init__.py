@@ -28,10 +28,12 @@ from pydantic import Field
 
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
+from orchestration.composition import current
 from orchestration.dbt_project import dbt_project, environment, prepare_manifest
 from orchestration.partitions import run_window
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import PROJECT_ROOT, Settings, definitions_settings
+from orchestration.settings import PROJECT_ROOT
+from orchestration.settings import Settings as Settings
 
 _GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts", "reports": "reports"}
 
@@ -72,10 +74,10 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
-def build_dbt_resource(settings: Settings) -> WarehouseDbtCliResource:
+def build_dbt_resource(warehouse: Warehouse) -> WarehouseDbtCliResource:
     return WarehouseDbtCliResource(
-        project_dir=dbt_project, target=settings.dbt_target,
-        env={**settings.dbt_env(), "CTR_DBT": dbt_executable()}, dbt_executable=str(DBT_CHILD),
+        project_dir=dbt_project, target=warehouse.dbt_target,
+        env={**warehouse.dbt_env(), "CTR_DBT": dbt_executable()}, dbt_executable=str(DBT_CHILD),
     )
 
 
@@ -109,8 +111,8 @@ class DbtBuildConfig(Config):
         return {"CTR_REPORT_AS_OF": value or None}
 
 
-def build_dbt_assets(settings: Settings) -> AssetsDefinition:
-    prepare_manifest(settings)
+def build_dbt_assets(warehouse: Warehouse) -> AssetsDefinition:
+    prepare_manifest(warehouse)
 
     # Unpartitioned on purpose, although the incremental models recompute only the run's window (the
     # rows from its first day on): a partitioned asset records one materialisation per partition, so a
@@ -154,5 +156,5 @@ def build_dbt_assets(settings: Settings) -> AssetsDefinition:
 
 @definitions
 def defs() -> Definitions:
-    settings = definitions_settings()
-    return Definitions(assets=[build_dbt_assets(settings)], resources={"dbt": build_dbt_resource(settings)})
+    warehouse = current().warehouse
+    return Definitions(assets=[build_dbt_assets(warehouse)], resources={"dbt": build_dbt_resource(warehouse)})

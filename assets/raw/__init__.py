@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from orchestration import audit_log, reference
+from orchestration.composition import current
 from orchestration.datasets import (
     DATASETS,
     FX_RATES,
@@ -40,7 +41,6 @@ from orchestration.resources.providers.base import (
     unusable_values,
 )
 from orchestration.resources.warehouse import Warehouse, WarehouseSession, WriteSummary
-from orchestration.settings import definitions_settings
 
 # What each raw asset asks its provider for; the seeds decide, so adding a member is a CSV edit.
 REQUESTED_IDS: dict[str, Callable[[], list[str]]] = {
@@ -257,4 +257,4 @@ def build_raw_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinit
 
 @definitions
 def defs() -> Definitions:
-    return Definitions(assets=build_raw_assets(daily_partitions(definitions_settings().start_date)))
+    return Definitions(assets=build_raw_assets(daily_partitions(current().settings.start_date)))

@@ -30,9 +30,10 @@ from dagster import (
 )
 from pydantic import Field
 
+from orchestration.composition import current
 from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
-from orchestration.settings import PROJECT_ROOT, definitions_settings
+from orchestration.settings import PROJECT_ROOT
 
 REPORT_KEY = AssetKey(["reports", "headline"])
 HEADLINE_TABLE = "marts.rpt_headline"
@@ -476,6 +477,6 @@ def headline_report(
 
 @definitions
 def defs() -> Definitions:
-    settings = definitions_settings()
+    settings = current().settings
     output = ReportOutput(directory=str(settings.reports_dir or default_reports_dir(settings.duckdb_database)))
     return Definitions(assets=[headline_report], resources={"report_output": output})

@@ -30,10 +30,10 @@ from dagster import (
 
 from assets.schedules.jobs import MARKET_CLOSES, MarketClose, build_jobs, raw_run_config
 from orchestration.calendars import session_on
+from orchestration.composition import current
 from orchestration.partitions import daily_partitions
 from orchestration.resources.leases import fail_abandoned
 from orchestration.resources.warehouse import Warehouse
-from orchestration.settings import definitions_settings
 
 # 17:30 local: the last exchange of each group has closed (HK 16:00, NY 16:00), with time for the
 # sources to publish the close.
@@ -121,7 +121,7 @@ def abandoned_runs(context: SensorEvaluationContext, warehouse: Warehouse) -> Sk
 def defs() -> Definitions:
     """The jobs, the two market-close schedules (on by default in live mode only) and the sensor that fails
     the runs that died writing the warehouse."""
-    settings = definitions_settings()
+    settings = current().settings
     partitions_def = daily_partitions(settings.start_date)
     return Definitions(
         jobs=build_jobs(partitions_def),

@@ -72,6 +72,19 @@ class DuckLakeWarehouse(Warehouse):
         return self.run_limit
 
     @property
+    def dbt_target(self) -> str:
+        return "ducklake"
+
+    def dbt_env(self) -> dict[str, str]:
+        return {
+            **super().dbt_env(),
+            "CTR_DUCKLAKE_CATALOG": self.catalog,
+            "CTR_DUCKLAKE_DATA_PATH": self.data_path,
+            # dbt-duckdb installs the extensions it is told to load: from here, never the internet.
+            "CTR_DUCKDB_EXTENSION_DIR": str(extension_directory()),
+        }
+
+    @property
     def location(self) -> str:
         catalog = _SECRET.sub(r"\1***", self.catalog)
         return f"ducklake:{catalog} (data: {self.data_path})"

@@ -37,6 +37,7 @@ from orchestration.resources.leases import (
     hold,
 )
 from orchestration.resources.providers.base import FetchResult, QueryFetch
+from orchestration.settings import default_memory_limit
 
 T = TypeVar("T")
 
@@ -240,6 +241,21 @@ class Warehouse(ConfigurableResource, ABC):
     def max_concurrent_runs(self) -> int:
         """How many runs the Dagster instance lets write at once: one on a DuckDB file (one writer process)."""
         return 1
+
+    @property
+    @abstractmethod
+    def dbt_target(self) -> str:
+        """The target in dbt_project/profiles.yml that reaches this warehouse."""
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment dbt's profile reads: plain values, paths already absolute, so dbt (which runs
+        from dbt_project/) and Python agree on one warehouse without path logic in profiles.yml. Identical
+        for the parse and every run, so dbt keeps its partial-parse cache."""
+        # Always set, to DuckDB's own defaults when unset: the profile cannot leave a setting out.
+        return {
+            "CTR_DUCKDB_MEMORY_LIMIT": self.memory_limit or default_memory_limit(),
+            "CTR_DUCKDB_THREADS": str(self.threads or os.cpu_count() or 1),
+        }
 
     @property
     @abstractmethod
@@ -470,6 +486,13 @@ class DuckDBFileWarehouse(Warehouse):
         default=10.0,
         description="How long to wait for another process's lock on the file before failing with a clear error.",
     )
+
+    @property
+    def dbt_target(self) -> str:
+        return "duckdb"
+
+    def dbt_env(self) -> dict[str, str]:
+        return {**super().dbt_env(), "DUCKDB_DATABASE": self.database}
 
     @property
     def location(self) -> str:

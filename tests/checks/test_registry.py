@@ -64,8 +64,9 @@ def test_the_dbt_tests_at_severity_error_block_and_the_publication_depends_on_ev
     from assets.checks.plausibility import AUDITED_ASSETS
     from assets.dbt import build_dbt_assets
     from assets.publication import PUBLISHED_KEY
+    from orchestration.resources import build_warehouse
 
-    specs = {(s.asset_key.to_user_string(), s.name): s.blocking for s in build_dbt_assets(Settings()).check_specs}
+    specs = {(s.asset_key.to_user_string(), s.name): s.blocking for s in build_dbt_assets(build_warehouse(Settings())).check_specs}
     assert specs[("marts/fct_ai_basket_market_cap", "assert_basket_market_cap_equals_sum_of_members")] is True
     assert specs[("marts/rpt_headline", "unique_rpt_headline_line")] is True
     assert specs[("marts/fct_ai_basket_members_daily", "assert_basket_members_have_market_cap")] is False  # warn
