@@ -30,7 +30,7 @@ import duckdb
 from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarning
 
 from assets.schedules.jobs import MATERIALIZE_ALL_JOB
-from orchestration import preflight, provenance
+from orchestration import dagster_env, preflight, provenance
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.release import status_lines
 from orchestration.resources import build_provider, build_warehouse
@@ -421,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="ui: address to bind")
     parser.add_argument("--port", default="3000", help="ui: port")
     args = parser.parse_args(argv)
+    # The UI's webserver and daemon, and the runs this process creates, see the project's Dagster settings.
+    dagster_env.use()
     if args.command == "ui":
         return ui(args.host, args.port)
     # dbt's colours would land in the log file as escape codes.

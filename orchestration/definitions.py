@@ -22,7 +22,7 @@ import warnings
 from dagster import Definitions, PreviewWarning, in_process_executor, load_from_defs_folder
 
 from assets.checks.freshness import with_mart_freshness_policy
-from orchestration import preflight
+from orchestration import dagster_env, preflight
 from orchestration.composition import Composition, composing
 from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -45,5 +45,8 @@ def build_definitions(settings: Settings) -> Definitions:
 
 
 __all__ = ["build_definitions", "defs"]
+
+# Before the first run is created in this process (orchestration/dagster_env.py says why).
+dagster_env.use()
 
 defs = build_definitions(get_settings())

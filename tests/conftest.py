@@ -44,16 +44,12 @@ def instance():
 
 
 @pytest.fixture
-def settings_for(tmp_path, monkeypatch):
-    """Settings pointing at a temporary warehouse; dbt reads the same DUCKDB_DATABASE from the env."""
+def settings_for(tmp_path):
+    """Settings pointing at a temporary warehouse (dbt gets its env from the Warehouse they build)."""
 
     def make(snapshot_dir: Path, start: date = date(2024, 1, 1)) -> Settings:
-        database = tmp_path / "warehouse" / "test.duckdb"
-        monkeypatch.setenv("DUCKDB_DATABASE", str(database))
-        monkeypatch.setenv("CTR_SOURCE", "snapshot")
-        monkeypatch.setenv("CTR_SNAPSHOT_DIR", str(snapshot_dir))
-        monkeypatch.setenv("CTR_START_DATE", start.isoformat())
-        return Settings()
+        return Settings(DUCKDB_DATABASE=tmp_path / "warehouse" / "test.duckdb", CTR_SOURCE="snapshot",
+                        CTR_SNAPSHOT_DIR=snapshot_dir, CTR_START_DATE=start)
 
     return make
 

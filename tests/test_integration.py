@@ -49,8 +49,8 @@ def write_small_snapshot(folder: Path) -> Path:
 def warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("integration")
     snapshot = write_small_snapshot(root / "snapshot")
-    with pytest.MonkeyPatch.context() as mp, instance_for_test() as instance:
-        settings = snapshot_settings(mp, root, snapshot, START)
+    with instance_for_test() as instance:
+        settings = snapshot_settings(root, snapshot, START)
         result = run_range(build_definitions(settings), instance, START.isoformat(), END.isoformat())
         yield settings, snapshot, result
 

@@ -10,7 +10,7 @@ from assets.schedules import CALENDARS_TAG, FALLBACK_TAG, evaluate_close
 from assets.schedules.jobs import ASIA_CLOSE, ASIA_CLOSE_JOB, MATERIALIZE_ALL_JOB, US_CLOSE, US_CLOSE_JOB
 from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
-from orchestration.settings import Settings
+from orchestration.settings import SAMPLE_DIR, Settings
 
 HKT = ZoneInfo("Asia/Hong_Kong")
 NYT = ZoneInfo("America/New_York")
@@ -18,12 +18,9 @@ NYT = ZoneInfo("America/New_York")
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DUCKDB_DATABASE", str(tmp_path_factory.mktemp("sched") / "w.duckdb"))
-        mp.setenv("CTR_SOURCE", "snapshot")
-        mp.setenv("CTR_START_DATE", "2024-01-01")
-        mp.delenv("CTR_SNAPSHOT_DIR", raising=False)
-        yield build_definitions(Settings())
+    database = tmp_path_factory.mktemp("sched") / "w.duckdb"
+    return build_definitions(Settings(DUCKDB_DATABASE=database, CTR_SOURCE="snapshot", CTR_START_DATE="2024-01-01",
+                                      CTR_SNAPSHOT_DIR=SAMPLE_DIR))
 
 
 @pytest.fixture(scope="module")

@@ -42,10 +42,8 @@ def test_every_check_is_registered_and_only_the_error_checks_and_audits_block():
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DUCKDB_DATABASE", str(tmp_path_factory.mktemp("reg") / "w.duckdb"))
-        mp.setenv("CTR_SOURCE", "snapshot")
-        yield build_definitions(Settings()).resolve_asset_graph()
+    database = tmp_path_factory.mktemp("reg") / "w.duckdb"
+    return build_definitions(Settings(DUCKDB_DATABASE=database, CTR_SOURCE="snapshot")).resolve_asset_graph()
 
 
 def test_marts_carry_the_freshness_policy_and_raw_assets_do_not(graph):
