@@ -546,7 +546,9 @@ def _scan_last_date(path: Path, dataset: Dataset) -> date | None:
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
     column = f"c{header.index(dataset.date_column)}"
     try:
+        # No progress bar: a big file takes seconds, and the bar would land in `make ui`'s terminal.
         with duckdb.connect(config=_duckdb_config()) as con:
+            con.execute("set enable_progress_bar = false")
             found = con.execute(
                 f"select max(try_cast(trim({column}) as date)) from read_csv('{_sql_string(path)}', header = true,"
                 f" auto_detect = false, columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"',"
