@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -82,7 +83,8 @@ def test_dg_scaffolds_into_the_defs_folder_and_loads_it(tmp_path):
         if name.startswith(("sample_data/", "docs/", "benchmarks/", "tests/")) or not (PROJECT_ROOT / name).is_file():
             continue
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        (copy / name).write_bytes((PROJECT_ROOT / name).read_bytes())
+        # copy2 keeps the mode: scripts/dbt-child is the dbt executable where setpriv exists.
+        shutil.copy2(PROJECT_ROOT / name, copy / name)
     (copy / "dbt_project" / "target").mkdir(parents=True, exist_ok=True)
     (copy / "dbt_project" / "target" / "manifest.json").write_bytes(
         (PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").read_bytes())
