@@ -11,7 +11,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from orchestration.resources import build_provider, build_warehouse
+from dagster import PartitionsDefinition
+
+from orchestration.partitions import daily_partitions
+from orchestration.resources import build_provider, build_warehouse, last_snapshot_date
 from orchestration.resources.providers import MarketDataProvider
 from orchestration.resources.warehouse import Warehouse
 from orchestration.settings import Settings, get_settings
@@ -22,10 +25,14 @@ class Composition:
     settings: Settings
     warehouse: Warehouse
     provider: MarketDataProvider
+    # The raw assets' and the jobs' partitions: one object, so both end on the same day (the snapshot's
+    # last date, read once per load).
+    partitions_def: PartitionsDefinition
 
     @classmethod
     def of(cls, settings: Settings) -> Composition:
-        return cls(settings, build_warehouse(settings), build_provider(settings))
+        partitions_def = daily_partitions(settings.start_date, last_snapshot_date(settings))
+        return cls(settings, build_warehouse(settings), build_provider(settings), partitions_def)
 
 
 _LOADING: ContextVar[Composition | None] = ContextVar("ctr_composition", default=None)

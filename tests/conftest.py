@@ -72,6 +72,7 @@ HEAVIEST_FIRST = [
     "tests/test_reliability.py",  # ~260 s
     "tests/test_cli.py",  # ~230 s
     "tests/browser/test_ui.py",
+    "tests/browser/test_backfill.py",  # ~200 s: its own `dagster dev`, the daemon's backfill tick, one run
     "tests/test_runs_under_the_daemon.py",
     "tests/test_dbt_window.py",
     "tests/test_integration.py",

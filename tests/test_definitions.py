@@ -2,22 +2,33 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey
 
+from assets.schedules.jobs import ASIA_CLOSE_JOB, MATERIALIZE_ALL_JOB, US_CLOSE_JOB
 from orchestration.definitions import build_definitions
+from orchestration.partitions import daily_partitions
+from orchestration.resources import build_provider
 from orchestration.settings import PROJECT_ROOT, Settings
+from tests.sample_slice import write_slice
 
 SPECS_SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.txt"
 
 
 @pytest.fixture(scope="module")
-def asset_graph():
-    return build_definitions(Settings()).resolve_asset_graph()
+def defs():
+    return build_definitions(Settings())
+
+
+@pytest.fixture(scope="module")
+def asset_graph(defs):
+    return defs.resolve_asset_graph()
 
 
 def describe_specs(asset_graph) -> str:
@@ -72,7 +83,8 @@ def test_dg_scaffolds_into_the_defs_folder_and_loads_it(tmp_path):
         if name.startswith(("sample_data/", "docs/", "benchmarks/", "tests/")) or not (PROJECT_ROOT / name).is_file():
             continue
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        (copy / name).write_bytes((PROJECT_ROOT / name).read_bytes())
+        # copy2 keeps the mode: scripts/dbt-child is the dbt executable where setpriv exists.
+        shutil.copy2(PROJECT_ROOT / name, copy / name)
     (copy / "dbt_project" / "target").mkdir(parents=True, exist_ok=True)
     (copy / "dbt_project" / "target" / "manifest.json").write_bytes(
         (PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").read_bytes())
@@ -117,3 +129,33 @@ def test_the_dbt_executable_answers_its_version_without_starting_dbt():
                             capture_output=True, text=True, check=True).stdout
     assert time.monotonic() - started < 2.0
     assert f"installed: {importlib.metadata.version('dbt-core')}" in answer
+
+
+def last_partitions(defs) -> set[str]:
+    """The last partition of every raw asset and every job: what the UI's partition picker calls "Latest"."""
+    graph = defs.resolve_asset_graph()
+    raw = [graph.get(k).partitions_def for k in graph.get_all_asset_keys() if k.path[0] == "raw"]
+    jobs = [defs.resolve_job_def(j).partitions_def for j in (MATERIALIZE_ALL_JOB, ASIA_CLOSE_JOB, US_CLOSE_JOB)]
+    return {p.get_last_partition_key() for p in raw + jobs}
+
+
+def test_in_snapshot_mode_the_last_partition_is_the_snapshots_last_date(defs):
+    """A later day would be offered as "Latest", and its run would be green and load nothing."""
+    last = build_provider(Settings()).date_range()[1]
+    assert last < date.today()  # the bundled sample: today's partition would be the wrong one
+    assert last_partitions(defs) == {last.isoformat()}
+
+
+def test_an_own_snapshot_folder_ends_the_partitions_at_its_own_last_date(tmp_path, settings_for):
+    folder = write_slice(tmp_path / "slice", start=date(2025, 12, 1), end=date(2025, 12, 19))
+    defs = build_definitions(settings_for(folder, start=date(2025, 12, 1)))
+    assert last_partitions(defs) == {"2025-12-19"}
+
+
+def test_live_partitions_end_today_and_a_snapshot_ahead_of_today_is_reached():
+    today = datetime.now(UTC).date()
+    assert daily_partitions(date(2024, 1, 1)).get_last_partition_key() == today.isoformat()
+    ahead = today + timedelta(days=40)
+    assert daily_partitions(date(2024, 1, 1), ahead).get_last_partition_key() == ahead.isoformat()
+    # A last date before the first partition leaves the partitions as in live mode rather than none.
+    assert daily_partitions(date(2024, 1, 1), date(2023, 6, 30)).get_last_partition_key() == today.isoformat()

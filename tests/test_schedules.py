@@ -141,3 +141,12 @@ def test_shanghai_after_2026_falls_back_to_weekdays_and_says_so():
 def test_days_before_the_first_partition_are_skipped():
     result = evaluate_close(US_CLOSE, datetime(2023, 12, 29, 17, 30, tzinfo=NYT), first_partition=date(2024, 1, 1))
     assert isinstance(result, SkipReason) and "before the first partition" in result.skip_message
+
+
+def test_days_after_the_snapshots_last_date_are_skipped(defs, instance):
+    """The bundled sample ends on Friday 2026-11-20: its partitions end there, and a schedule switched on
+    with it asks for no later partition (Monday's would not exist)."""
+    result = tick(defs, instance, f"{US_CLOSE_JOB}_schedule", datetime(2026, 11, 23, 17, 30, tzinfo=NYT))
+    assert "2026-11-23 is after the last partition 2026-11-20" in result.skip_message
+    friday = tick(defs, instance, f"{US_CLOSE_JOB}_schedule", datetime(2026, 11, 20, 17, 30, tzinfo=NYT))
+    assert only_request(friday).partition_key == "2026-11-20"

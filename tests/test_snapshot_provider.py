@@ -212,3 +212,27 @@ def test_a_damaged_record_means_a_whole_check(growing, tmp_path):
         f.write("NVDA,2024-01-05,15,USD\n")
     checked = checked_in_new_process(provider)
     assert checked.appended is None and checked.last == date(2024, 1, 5)
+
+
+def test_the_last_date_is_read_once_per_file_version(tmp_path, monkeypatch):
+    """The code location asks for it on every load: an unchanged file is not read again, a grown one is."""
+    from orchestration.resources.providers import snapshot
+
+    folder, records = tmp_path / "snap", tmp_path / "records"
+    folder.mkdir()
+    prices = folder / INDEX_PRICES.file_name
+    # Sorted by id, as the sample is: the last line is not the last date.
+    prices.write_text("index_id,trade_date,close\nNDX,2024-01-05,1\nSTAR50,2024-01-03,2\n")
+    (folder / FX_RATES.file_name).write_text("currency,trade_date,usd_per_unit\nCNY,2024-01-04,0.14\n")
+    assert snapshot.snapshot_last_date(folder, records) == date(2024, 1, 5)
+
+    def no_scan(*args):
+        raise AssertionError("an unchanged file was read again")
+
+    with monkeypatch.context() as m:
+        m.setattr(snapshot, "_scan_last_date", no_scan)
+        assert snapshot.snapshot_last_date(folder, records) == date(2024, 1, 5)
+    with prices.open("a") as f:
+        f.write("STAR50,2024-01-08,3\n")
+    assert snapshot.snapshot_last_date(folder, records) == date(2024, 1, 8)
+    assert snapshot.snapshot_last_date(tmp_path / "empty") is None

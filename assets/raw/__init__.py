@@ -31,7 +31,6 @@ from orchestration.datasets import (
     STOCK_PRICES,
     Dataset,
 )
-from orchestration.partitions import daily_partitions
 from orchestration.quarantine import quarantine
 from orchestration.resources.providers.base import (
     FetchResult,
@@ -257,4 +256,4 @@ def build_raw_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinit
 
 @definitions
 def defs() -> Definitions:
-    return Definitions(assets=build_raw_assets(daily_partitions(current().settings.start_date)))
+    return Definitions(assets=build_raw_assets(current().partitions_def))

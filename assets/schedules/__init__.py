@@ -10,7 +10,7 @@ exchange_calendars knows (XSHG after 2026) are taken to be weekday sessions, and
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -31,7 +31,6 @@ from dagster import (
 from assets.schedules.jobs import MARKET_CLOSES, MarketClose, build_jobs, raw_run_config
 from orchestration.calendars import session_on
 from orchestration.composition import current
-from orchestration.partitions import daily_partitions
 from orchestration.resources.leases import fail_abandoned
 from orchestration.resources.warehouse import Warehouse
 
@@ -42,7 +41,9 @@ CALENDARS_TAG = "ctr/calendars"
 FALLBACK_TAG = "ctr/calendar_fallback"
 
 
-def evaluate_close(close: MarketClose, tick: datetime, first_partition: date | None = None) -> RunRequest | SkipReason:
+def evaluate_close(
+    close: MarketClose, tick: datetime, first_partition: date | None = None, last_partition: date | None = None
+) -> RunRequest | SkipReason:
     """The run for the sessions of `close.calendars` on the tick's local date that closed by the tick."""
     tick = tick if tick.tzinfo else tick.replace(tzinfo=UTC)
     local = tick.astimezone(ZoneInfo(close.timezone)).date()
@@ -63,6 +64,9 @@ def evaluate_close(close: MarketClose, tick: datetime, first_partition: date | N
         return SkipReason(f"{local}: no session on {', '.join(close.calendars)} (holiday or weekend); nothing to load.")
     if first_partition is not None and local < first_partition:
         return SkipReason(f"{local} is before the first partition {first_partition} (CTR_START_DATE).")
+    if last_partition is not None and local > last_partition:
+        return SkipReason(f"{local} is after the last partition {last_partition}, the snapshot folder's last date;"
+                          " a snapshot has no new days to load.")
     tags = {CALENDARS_TAG: ",".join(closed)}
     if fallbacks:
         tags[FALLBACK_TAG] = "; ".join(fallbacks)[:1000]
@@ -74,7 +78,9 @@ def evaluate_close(close: MarketClose, tick: datetime, first_partition: date | N
     )
 
 
-def _build_schedule(close: MarketClose, first_partition: date | None, running: bool) -> ScheduleDefinition:
+def _build_schedule(
+    close: MarketClose, first_partition: date | None, last_partition: date | None, running: bool
+) -> ScheduleDefinition:
     @schedule(
         name=f"{close.job_name}_schedule",
         job_name=close.job_name,
@@ -86,7 +92,7 @@ def _build_schedule(close: MarketClose, first_partition: date | None, running: b
     )
     def _schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
         tick = context.scheduled_execution_time or datetime.now(UTC)
-        result = evaluate_close(close, tick, first_partition)
+        result = evaluate_close(close, tick, first_partition, last_partition)
         if isinstance(result, SkipReason):
             context.log.info(result.skip_message)
         return result
@@ -96,9 +102,11 @@ def _build_schedule(close: MarketClose, first_partition: date | None, running: b
 
 def build_schedules(partitions_def: PartitionsDefinition, running: bool = False) -> list[ScheduleDefinition]:
     """`running`: on by default against live sources; a snapshot folder has no new days to load."""
-    start = getattr(partitions_def, "start", None)
+    start, end = getattr(partitions_def, "start", None), getattr(partitions_def, "end", None)
     first_partition = start.date() if isinstance(start, datetime) else None
-    return [_build_schedule(close, first_partition, running) for close in MARKET_CLOSES]
+    # A snapshot's partitions end at its last date (the end is exclusive).
+    last_partition = (end - timedelta(days=1)).date() if isinstance(end, datetime) else None
+    return [_build_schedule(close, first_partition, last_partition, running) for close in MARKET_CLOSES]
 
 
 @sensor(
@@ -121,8 +129,8 @@ def abandoned_runs(context: SensorEvaluationContext, warehouse: Warehouse) -> Sk
 def defs() -> Definitions:
     """The jobs, the two market-close schedules (on by default in live mode only) and the sensor that fails
     the runs that died writing the warehouse."""
-    settings = current().settings
-    partitions_def = daily_partitions(settings.start_date)
+    composition = current()
+    settings, partitions_def = composition.settings, composition.partitions_def
     return Definitions(
         jobs=build_jobs(partitions_def),
         schedules=build_schedules(partitions_def, running=settings.source == "live"),

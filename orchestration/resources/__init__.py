@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 from orchestration.resources.providers import MarketDataProvider
-from orchestration.resources.providers.snapshot import SnapshotProvider
+from orchestration.resources.providers.snapshot import SnapshotProvider, snapshot_last_date
 from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse
 from orchestration.settings import Settings
 
@@ -15,7 +18,18 @@ def build_provider(settings: Settings) -> MarketDataProvider:
         return LiveProvider()
     label = "sample" if settings.is_bundled_sample else "snapshot"
     return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label,
-                            record_dir=str(settings.duckdb_database.parent / "snapshot_checks"))
+                            record_dir=str(snapshot_record_dir(settings)))
+
+
+def snapshot_record_dir(settings: Settings) -> Path:
+    return settings.duckdb_database.parent / "snapshot_checks"
+
+
+def last_snapshot_date(settings: Settings) -> date | None:
+    """The snapshot folder's last date (None in live mode, or for a folder without dates)."""
+    if settings.source != "snapshot":
+        return None
+    return snapshot_last_date(settings.snapshot_dir, snapshot_record_dir(settings))
 
 
 def build_warehouse(settings: Settings) -> Warehouse:
@@ -31,4 +45,4 @@ def build_warehouse(settings: Settings) -> Warehouse:
     return DuckDBFileWarehouse(database=str(settings.duckdb_database), **common)
 
 
-__all__ = ["build_provider", "build_warehouse"]
+__all__ = ["build_provider", "build_warehouse", "last_snapshot_date"]

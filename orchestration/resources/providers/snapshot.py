@@ -528,6 +528,71 @@ def _checked_unchanged(path: str, dataset_name: str, mtime_ns: int, size: int, r
     return _checked_recorded(Path(path), DATASETS_BY_NAME[dataset_name], Path(record_dir) if record_dir else None)
 
 
+# --- the folder's last date, for the code location -----------------------------------------------
+#
+# The partitions end at the snapshot's last date, so the code location needs that date each time it
+# loads (every `make ui`, every run), before any run has checked the files. It reads the date column
+# alone (no typing or key check: a file with problems fails its run, not the load), and keeps what it
+# found per file size and modification time beside the check records, so an unchanged 1 GB export
+# costs one stat per file.
+
+_LAST_DATES = "last_dates.json"
+
+
+def _scan_last_date(path: Path, dataset: Dataset) -> date | None:
+    header = _header(path)
+    if not header or dataset.date_column not in header:
+        return None
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+    column = f"c{header.index(dataset.date_column)}"
+    try:
+        # No progress bar: a big file takes seconds, and the bar would land in `make ui`'s terminal.
+        with duckdb.connect(config=_duckdb_config()) as con:
+            con.execute("set enable_progress_bar = false")
+            found = con.execute(
+                f"select max(try_cast(trim({column}) as date)) from read_csv('{_sql_string(path)}', header = true,"
+                f" auto_detect = false, columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"',"
+                " null_padding = true, ignore_errors = true)"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return found[0] if found else None
+
+
+def snapshot_last_date(folder: Path, record_dir: Path | None = None) -> date | None:
+    """The latest date in any snapshot file of `folder` (None: no file holds a date)."""
+    cache_path = record_dir / _LAST_DATES if record_dir is not None else None
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path is not None else {}
+    except (OSError, ValueError):
+        cache = {}
+    if not isinstance(cache, dict):
+        cache = {}
+    found, fresh = [], {}
+    for dataset in DATASETS:
+        path = folder / dataset.file_name
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        if key in cache:
+            last = cache[key]
+        else:
+            scanned = _scan_last_date(path, dataset)
+            last = scanned.isoformat() if scanned else None
+        fresh[key] = last
+        if last:
+            found.append(date.fromisoformat(last))
+    if cache_path is not None and fresh != cache:
+        with contextlib.suppress(OSError):  # only a cache: the next load scans again
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=cache_path.parent, suffix=".tmp", delete=False) as f:
+                json.dump(fresh, f)
+            os.replace(f.name, cache_path)
+    return max(found, default=None)
+
+
 class SnapshotProvider(MarketDataProvider):
     """Reads a snapshot folder (format in docs/warehouse.md); a missing file means "no data of that kind"."""
 
