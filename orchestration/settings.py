@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # How long a run waits for another run writing the same DuckDB file (a CLI run meeting a UI or
     # scheduled one) before it fails, naming that run.
     lock_wait_seconds: float = Field(default=300.0, ge=0, validation_alias="CTR_LOCK_WAIT_SECONDS")
+    # The longest wait a live upstream's Retry-After (on a 429 or 503) is honoured for; a host asking for
+    # longer is asked again after this wait, so one throttled host cannot stall a run for an hour.
+    retry_after_max_seconds: float = Field(default=120.0, ge=0, validation_alias="CTR_RETRY_AFTER_MAX_SECONDS")
 
     @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod

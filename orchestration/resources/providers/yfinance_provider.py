@@ -26,6 +26,7 @@ from orchestration.datasets import (
 )
 from orchestration.resources.providers.base import FetchResult, ProviderError
 from orchestration.resources.providers.resilience import (
+    EmptyAnswer,
     ResilientProvider,
     TransientError,
     call_with_retry,
@@ -84,7 +85,7 @@ def open_persistent_caches() -> None:
             initialise()
 
 
-def _retrying(fn):
+def _retrying(fn, what: str = "yfinance"):
     """fn on the first try; on every later try (a retry) yfinance's response cache is emptied first, and
     Yahoo's "down" page, which yfinance reports as a data error, counts as transient."""
     tries = [0]
@@ -96,6 +97,10 @@ def _retrying(fn):
         try:
             return fn()
         except Exception as exc:
+            # A chart answer without bars and without Yahoo's own reason is an empty answer, not the
+            # "possibly delisted" yfinance speculates: an unknown symbol comes with Yahoo's error text.
+            if type(exc).__name__ == "YFPricesMissingError" and getattr(exc, "yahoo_reason", "") is None:
+                raise EmptyAnswer(f"{what}: Yahoo answered with no bars{getattr(exc, 'debug_info', '')}") from exc
             if "CURRENTLY DOWN" in str(exc):
                 raise TransientError(f"Yahoo Finance is down: {exc}") from exc
             if "database is locked" in str(exc):  # yfinance's cache file, busy in another process
@@ -143,7 +148,7 @@ class YFinanceProvider(ResilientProvider):
                 raw = raw.assign(trade_date=local_dates(raw.index, str(raw.index.tz or tz)))
             return tidy(raw, _HISTORY, ("trade_date", "Close"), f"{what} ({ticker})")
 
-        frame = call_with_retry(_retrying(call), self._policy(), what)
+        frame = call_with_retry(_retrying(call, f"{what} ({ticker})"), self._policy(), what)
         return within(frame, "trade_date", start, end).assign(source=CHART_SOURCE)
 
     def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
@@ -184,7 +189,7 @@ class YFinanceProvider(ResilientProvider):
                         start=start.isoformat(), end=(end + timedelta(days=1)).isoformat()
                     )
                 if series is None or len(series) == 0:
-                    raise ProviderError(f"{what}: Yahoo returned no share-count history")
+                    raise EmptyAnswer(f"{what}: Yahoo returned no share-count history")
                 index = pd.DatetimeIndex(series.index)
                 raw = pd.DataFrame(
                     {
@@ -201,7 +206,7 @@ class YFinanceProvider(ResilientProvider):
 
             # Every count dated in [start, end]; the count in force at `start` is the carry-in rule's job
             # (MarketDataProvider.fetch widens the window and restamps it).
-            frame = call_with_retry(_retrying(call), self._policy(), what)
+            frame = call_with_retry(_retrying(call, what), self._policy(), what)
             frame = frame.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
             return within(frame, "as_of_date", start, end).assign(symbol=lst.symbol, source=SHARES_SOURCE)
 
