@@ -205,7 +205,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         if fetched is None:
             fetched = provider.fetch(dataset, ids, start, end)
             if not provider.all_or_nothing:
-                fetched, held = quarantine(fetched)
+                fetched, held = quarantine(fetched, start, end)
             fetched = screen(fetched, ids, provider.all_or_nothing)
             fetched = drop_restatements(fetched, warehouse, start)
         if fetched.ignored_ids:
@@ -224,10 +224,14 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         if held is not None:
             with warehouse.session() as wh:
                 audit_log.record_quarantine(wh, context.run.run_id, dataset.name,
-                                            list(held.rows.itertuples(index=False, name=None)))
+                                            held.records())
             if len(held):
                 context.log.warning(f"{dataset.name}: {len(held)} value(s) quarantined, see audit.quarantine:"
                                     f" {held.summary()}")
+            for entity_id, days in held.missing.items():
+                context.log.warning(f"{dataset.name}: {entity_id} has no bar for {len(days)} session(s) of its"
+                                    f" exchange in {start}..{end}: {', '.join(map(str, days[:10]))}"
+                                    " (recorded in audit.quarantine; the marts carry the previous close over them)")
         no_rows = sorted(set(written.ids_replaced) - set(written.ids_loaded))
         return MaterializeResult(
             metadata={
@@ -242,6 +246,8 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
                 "ids_without_rows_in_window": MetadataValue.text(", ".join(no_rows) or "none"),
                 "ids_failed": MetadataValue.json(fetched.failures),
                 "values_quarantined": len(held) if held is not None else 0,
+                "bars_missing": MetadataValue.json(
+                    {i: [str(d) for d in days] for i, days in (held.missing if held is not None else {}).items()}),
             }
         )
 

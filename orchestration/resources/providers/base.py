@@ -126,6 +126,20 @@ def unusable_values(
     return {i: f"{len(p)} unusable row(s), e.g. " + "; ".join(p[:3]) for i, p in problems.items()}
 
 
+def suspect_ids(dataset: Dataset, frame: pd.DataFrame) -> dict[str, str]:
+    """id -> why some of its rows would be set aside (orchestration/quarantine.py): an unusable value, or
+    two different answers for one key. The live provider asks the next source for such an id's window
+    before any of its rows is dropped."""
+    found = unusable_values(dataset, frame)
+    answers = frame[[*dataset.column_names]].drop_duplicates()
+    conflicting = answers[answers.duplicated(list(dataset.key), keep=False)]
+    for entity_id, rows in conflicting.groupby(dataset.entity_column, sort=True):
+        days = sorted(set(rows[dataset.date_column]))
+        found[entity_id] = "; ".join(
+            filter(None, [found.get(entity_id), f"different answers for the same day on {', '.join(map(str, days[:3]))}"]))
+    return found
+
+
 @dataclass(frozen=True)
 class QueryFetch:
     """A dataset's rows as DuckDB SQL over the source's files rather than a frame: what a large snapshot
