@@ -21,6 +21,7 @@ from dagster import (
 
 from orchestration import audit_log, reference
 from orchestration.datasets import (
+    CORPORATE_ACTIONS,
     DATASETS,
     FX_RATES,
     INDEX_CONSTITUENTS,
@@ -165,6 +166,29 @@ def drop_restatements(result: FetchResult, warehouse: Warehouse, start) -> Fetch
     return FetchResult(dataset, keep, result.source, result.failures, result.ignored_ids)
 
 
+def record_splits(result: FetchResult, warehouse: Warehouse, loaded_at: datetime) -> int:
+    """The splits the source reported for the ids it delivered, into raw.corporate_actions: a split
+    reported again replaces its row (its ratio or source may have been corrected), others stay."""
+    actions = result.actions
+    if actions is None or actions.empty:
+        return 0
+    actions = actions[actions["symbol"].isin(set(result.frame[result.dataset.entity_column]))]
+    actions = actions.drop_duplicates(["symbol", "ex_date", "action"], keep="last")
+    if actions.empty:
+        return 0
+    with warehouse.session() as wh:
+        wh.execute(CORPORATE_ACTIONS.ddl())
+        wh.register("ctr_reported_splits", actions.assign(source=actions["source"].fillna(result.source)))
+        try:
+            wh.execute(f"delete from {CORPORATE_ACTIONS.table} as t using ctr_reported_splits as n"
+                       " where t.symbol = n.symbol and t.ex_date = n.ex_date and t.action = n.action")
+            wh.execute(f"insert into {CORPORATE_ACTIONS.table} select symbol, ex_date, action, ratio, source, ?"
+                       " from ctr_reported_splits", [loaded_at])
+        finally:
+            wh.unregister("ctr_reported_splits")
+    return len(actions)
+
+
 def summarise_failures(dataset: Dataset, failures: dict[str, str]) -> list[str]:
     """One line per distinct reason, so a header-only file or a dead host reads as one sentence."""
     by_reason: dict[str, list[str]] = {}
@@ -221,6 +245,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         else:
             written = warehouse.replace_window(fetched, ids, start, end, loaded_at=loaded_at,
                                                keep=held.withheld if held else ())
+        splits = record_splits(fetched, warehouse, loaded_at) if isinstance(fetched, FetchResult) else 0
         if held is not None:
             with warehouse.session() as wh:
                 audit_log.record_quarantine(wh, context.run.run_id, dataset.name,
@@ -246,6 +271,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
                 "ids_without_rows_in_window": MetadataValue.text(", ".join(no_rows) or "none"),
                 "ids_failed": MetadataValue.json(fetched.failures),
                 "values_quarantined": len(held) if held is not None else 0,
+                "splits_reported": splits,
                 "bars_missing": MetadataValue.json(
                     {i: [str(d) for d in days] for i, days in (held.missing if held is not None else {}).items()}),
             }

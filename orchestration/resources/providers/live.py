@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from orchestration.datasets import (
+    CORPORATE_ACTIONS,
     FX_RATES,
     INDEX_CONSTITUENTS,
     INDEX_PRICES,
@@ -133,6 +134,7 @@ class LiveProvider(ResilientProvider):
             except ProviderError as exc:
                 failures[i] = describe(exc)
         frames: list[pd.DataFrame] = []
+        actions: list[pd.DataFrame] = []
         used: list[str] = []
         while pending:
             groups: dict[str, list[str]] = {}
@@ -155,6 +157,8 @@ class LiveProvider(ResilientProvider):
                             {i: describe(exc) for i in group},
                         )
                     result_failures = result.failures
+                    if result.actions is not None:
+                        actions.append(result.actions)
                     frame = self._second_opinion(dataset, result.frame, pending, providers, start, end, used)
                     if not frame.empty:
                         frames.append(frame)
@@ -169,7 +173,8 @@ class LiveProvider(ResilientProvider):
                         failures[i] = " | then ".join(reasons[i])
             pending = nxt
         source = "+".join(unique(used)) or self.source_name
-        return FetchResult(dataset, combine(frames, dataset.column_names), source, failures)
+        return FetchResult(dataset, combine(frames, dataset.column_names), source, failures,
+                           actions=combine(actions, CORPORATE_ACTIONS.column_names) if actions else None)
 
     def _second_opinion(
         self,

@@ -23,7 +23,7 @@ from pydantic import Field
 from tenacity import Retrying, stop_after_attempt, wait_exponential_jitter
 
 from orchestration.datasets import Dataset
-from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError
+from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError, split_actions
 from orchestration.resources.providers.symbols import bar_calendar, drop_unfinished_session, unique
 
 log = logging.getLogger("orchestration.providers")
@@ -400,7 +400,9 @@ class ResilientProvider(MarketDataProvider, ABC):
             return drop_unfinished_session(frame, dataset.date_column, bar_calendar(dataset.name, entity_id))
 
         frames, failures = fetch_each(ids, finished, self.max_concurrency)
-        return FetchResult(dataset, combine(frames, dataset.column_names), self.source_name, failures)
+        frame = combine(frames, dataset.column_names)
+        actions = split_actions(frame, dataset.entity_column)
+        return FetchResult(dataset, frame, self.source_name, failures, actions=actions)
 
 
 # --- frame shape: empty frames and renamed columns are errors naming the id and the columns seen ---

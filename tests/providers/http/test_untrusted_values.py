@@ -159,3 +159,21 @@ def test_a_bar_on_a_closed_day_is_set_aside_and_a_missing_session_reported(net, 
          "a bar on a day XSHG held no session; the day is not written"),
     ]
     assert metadata["bars_missing"] == {"002230.SZ": [str(wednesday)]}
+
+
+def test_a_split_adjusted_yahoo_history_is_stored_as_traded_with_its_split(net, market, clock, tmp_path):
+    # NVDA splits 10:1 on Wednesday 2026-01-14: the traded closes fall tenfold that day, and Yahoo serves
+    # the days before it restated (divided by 10), as it does for every split up to today.
+    ex = D("2026-01-14")
+    traded = [b if b.day < ex else replace(b, open=b.open / 10, high=b.high / 10, low=b.low / 10,
+                                           close=round(b.close / 10, 3), volume=b.volume * 10)
+              for b in market.series("yahoo:NVDA", "XNYS")]
+    market.bars["yahoo:NVDA"] = traded
+    market.splits["NVDA"] = {ex: 10.0}
+    database, metadata, run_id = load_stock_prices(tmp_path, calendar="XNYS")
+    got = closes(database, "NVDA")
+    assert [(d, pytest.approx(c, rel=1e-9), s) for d, c, s in got] == served(market, "yahoo:NVDA", CHART)
+    assert rows(database, "select symbol, ex_date, action, ratio, source from raw.corporate_actions") == [
+        ("NVDA", ex, "split", 10.0, CHART)]
+    assert metadata["splits_reported"] == 1
+    assert [r for r in quarantined(database) if r[2] == "NVDA"] == []

@@ -87,6 +87,10 @@ class Market:
     # Yahoo dividends: ticker -> {ex_date: amount}; eastmoney front-adjusts (fqt=1) by the same amounts.
     dividends: dict[str, dict[date, float]] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)  # upstream keys answered with "no such code"
+    # Yahoo splits: ticker -> {ex_date: ratio}. `bars` hold the prices as traded; Yahoo serves every bar
+    # before an ex-date restated (prices / ratio, volume * ratio), whatever span is asked, and reports
+    # the splits inside the span under `events`.
+    splits: dict[str, dict[date, float]] = field(default_factory=dict)
     constituents_date: date = date(2026, 1, 15)
 
     def series(self, key: str, calendar: str, volume: bool = True) -> list[Bar]:
@@ -344,6 +348,15 @@ class Market:
             bars = [b for b in bars if lo <= self.yahoo_stamp(b.day, tz, kind) < hi]
         else:  # range=1d: the time-zone lookup
             bars = bars[-1:]
+        splits = self.splits.get(ticker, {})
+        if splits:
+            def restated(b: Bar) -> Bar:
+                f = 1.0
+                for ex, ratio in splits.items():
+                    f = f * ratio if b.day < ex else f
+                return Bar(b.day, b.open / f, b.high / f, b.low / f, b.close / f, b.volume * f)
+
+            bars = [restated(b) for b in bars]
         stamps = [self.yahoo_stamp(b.day, tz, kind) for b in bars]
         divs = self.dividends.get(key, {})
         # adjclose back-adjusts every bar before an ex-date by its dividend; close never is.
@@ -360,6 +373,13 @@ class Market:
             if divs
             else {}
         )
+        shown = {ex: r for ex, r in splits.items() if stamps and stamps[0] <= self.yahoo_stamp(ex, tz, kind) <= stamps[-1]}
+        if shown:
+            events["splits"] = {
+                str(self.yahoo_stamp(ex, tz, kind)): {"date": self.yahoo_stamp(ex, tz, kind), "numerator": r,
+                                                      "denominator": 1, "splitRatio": f"{r:g}:1"}
+                for ex, r in shown.items()
+            }
         gmtoffset = int(datetime.now(ZoneInfo(tz)).utcoffset().total_seconds())
         last = stamps[-1] if stamps else 0
         period = {"timezone": "X", "start": last, "end": last + 23400, "gmtoffset": gmtoffset}
