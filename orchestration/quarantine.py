@@ -29,7 +29,7 @@ bad row stops all of it (docs/warehouse.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -76,9 +76,14 @@ def _daily_bars(dataset: Dataset) -> bool:
     return not dataset.as_of and dataset.date_column == "trade_date"
 
 
+def _sessions(calendar: str, first: date, last: date) -> list[date]:
+    # exchange_calendars builds no calendar for a span of one day: ask for two, keep the one.
+    return [d for d in session_days(calendar, first, last + timedelta(days=1)) if d <= last] if first <= last else []
+
+
 def _closed_sessions(calendar: str, first: date, last: date) -> list[date]:
     """The sessions of [first, last] whose close has passed: today's session counts once it closed."""
-    days = session_days(calendar, first, last) if first <= last else []
+    days = _sessions(calendar, first, last)
     if days:
         session = get_calendar(calendar).session_on(days[-1])
         if session is not None and session.close > utcnow():
@@ -132,7 +137,7 @@ def quarantine(result: FetchResult, start: date | None = None, end: date | None 
             if calendar is None:
                 continue
             days = set(rows[when])
-            sessions = set(session_days(calendar, min(days), max(days)))
+            sessions = set(_sessions(calendar, min(days), max(days)))
             for i in rows.index[~rows[when].isin(sessions)]:
                 row = frame.loc[i]
                 records.append((entity_id, row[when], "close", _number(row["close"]), source[i],
@@ -145,9 +150,8 @@ def quarantine(result: FetchResult, start: date | None = None, end: date | None 
             if gaps:
                 missing[entity_id] = gaps
                 label = source[rows.index[-1]]
-                records += [(entity_id, d, "close", None, label,
-                             f"no bar in the answer for a {calendar} session; the marts carry the previous"
-                             " close over it") for d in gaps]
+                why = f"no bar in the answer for a {calendar} session; the marts carry the previous close over it"
+                records += [(entity_id, d, "close", None, label, why) for d in gaps]
         frame = frame[~closed_day]
 
     if withheld:

@@ -139,7 +139,7 @@ def split_actions(frame: pd.DataFrame, entity: str) -> pd.DataFrame | None:
     rows = frame[frame["split_ratio"].notna() & (frame["split_ratio"] > 0) & (frame["split_ratio"] != 1)]
     return pd.DataFrame({
         "symbol": rows[entity], "ex_date": rows["trade_date"], "action": "split",
-        "ratio": rows["split_ratio"], "source": rows["source"] if "source" in rows else None,
+        "ratio": rows["split_ratio"], "source": rows.get("source"),
     })
 
 

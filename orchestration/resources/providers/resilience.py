@@ -23,7 +23,12 @@ from pydantic import Field
 from tenacity import Retrying, stop_after_attempt, wait_exponential_jitter
 
 from orchestration.datasets import Dataset
-from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError, split_actions
+from orchestration.resources.providers.base import (
+    FetchResult,
+    MarketDataProvider,
+    ProviderError,
+    split_actions,
+)
 from orchestration.resources.providers.symbols import bar_calendar, drop_unfinished_session, unique
 
 log = logging.getLogger("orchestration.providers")

@@ -112,7 +112,7 @@ def test_the_same_day_twice_in_one_answer_is_set_aside_not_chosen(net, market, c
     good = next(b for b in market.series("em:116.00700", "XHKG") if b.day == day)
     net.route(EM_KLINE, _with_extra_kline(
         market, "116.00700", f"{day},{good.open},{good.close * 10},{good.high},{good.low},1000,1.0,1.0,1.0,1.0,1.0"))
-    database, metadata, run_id = load_stock_prices(tmp_path, calendar="XHKG")
+    database, _, run_id = load_stock_prices(tmp_path, calendar="XHKG")
     assert closes(database, "0700.HK") == [r for r in served(market, "em:116.00700", EM_HK) if r[0] != day]
     reason = "2 different answers for the same key (close, volume differ)"
     got = [r for r in quarantined(database) if r[2] == "0700.HK"]
@@ -139,7 +139,7 @@ def test_yahoo_answering_one_day_twice_keeps_the_first_bar_by_yfinances_rule(net
         return r
 
     net.route(YAHOO_CHART + "NVDA", twice, when=lambda c: "period1" in c.url)
-    database, metadata, _ = load_stock_prices(tmp_path, calendar="XNYS")
+    database, _, _ = load_stock_prices(tmp_path, calendar="XNYS")
     assert closes(database, "NVDA") == served(market, "yahoo:NVDA", CHART)
     assert [r for r in quarantined(database) if r[2] == "NVDA"] == []
 
@@ -170,7 +170,7 @@ def test_a_split_adjusted_yahoo_history_is_stored_as_traded_with_its_split(net, 
               for b in market.series("yahoo:NVDA", "XNYS")]
     market.bars["yahoo:NVDA"] = traded
     market.splits["NVDA"] = {ex: 10.0}
-    database, metadata, run_id = load_stock_prices(tmp_path, calendar="XNYS")
+    database, metadata, _ = load_stock_prices(tmp_path, calendar="XNYS")
     got = closes(database, "NVDA")
     assert [(d, pytest.approx(c, rel=1e-9), s) for d, c, s in got] == served(market, "yahoo:NVDA", CHART)
     assert rows(database, "select symbol, ex_date, action, ratio, source from raw.corporate_actions") == [
