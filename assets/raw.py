@@ -270,7 +270,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
                 "ids_loaded": len(written.ids_loaded),
                 "ids_without_rows_in_window": MetadataValue.text(", ".join(no_rows) or "none"),
                 "ids_failed": MetadataValue.json(fetched.failures),
-                "values_quarantined": len(held) if held is not None else 0,
+                "values_quarantined": held.values if held is not None else 0,
                 "splits_reported": splits,
                 "bars_missing": MetadataValue.json(
                     {i: [str(d) for d in days] for i, days in (held.missing if held is not None else {}).items()}),

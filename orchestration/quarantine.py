@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,11 @@ class Quarantined:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def values(self) -> int:
+        """Values set aside, not counting the missing bars reported beside them."""
+        return len(self.rows) - sum(len(days) for days in self.missing.values())
 
     def records(self) -> list[tuple]:
         """The rows as tuples for audit.quarantine; a missing value is NULL there, not NaN."""
@@ -76,14 +82,18 @@ def _daily_bars(dataset: Dataset) -> bool:
     return not dataset.as_of and dataset.date_column == "trade_date"
 
 
-def _sessions(calendar: str, first: date, last: date) -> list[date]:
+@lru_cache(maxsize=256)
+def _sessions(calendar: str, first: date, last: date) -> tuple[date, ...]:
+    # Cached: every id of a calendar asks for the same span, and each answer builds a calendar.
     # exchange_calendars builds no calendar for a span of one day: ask for two, keep the one.
-    return [d for d in session_days(calendar, first, last + timedelta(days=1)) if d <= last] if first <= last else []
+    if first > last:
+        return ()
+    return tuple(d for d in session_days(calendar, first, last + timedelta(days=1)) if d <= last)
 
 
 def _closed_sessions(calendar: str, first: date, last: date) -> list[date]:
     """The sessions of [first, last] whose close has passed: today's session counts once it closed."""
-    days = _sessions(calendar, first, last)
+    days = list(_sessions(calendar, first, last))
     if days:
         session = get_calendar(calendar).session_on(days[-1])
         if session is not None and session.close > utcnow():

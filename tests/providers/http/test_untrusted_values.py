@@ -159,6 +159,7 @@ def test_a_bar_on_a_closed_day_is_set_aside_and_a_missing_session_reported(net, 
          "a bar on a day XSHG held no session; the day is not written"),
     ]
     assert metadata["bars_missing"] == {"002230.SZ": [str(wednesday)]}
+    assert metadata["values_quarantined"] == 1  # the Saturday bar; the missing one is reported, not a value
 
 
 def test_a_split_adjusted_yahoo_history_is_stored_as_traded_with_its_split(net, market, clock, tmp_path):
