@@ -1,6 +1,10 @@
 """Value-level quarantine of a live source's answer: the values that cannot be loaded are set aside,
 one by one, instead of the whole window of their id.
 
+It runs on what is left after the live provider's second opinion (LiveProvider._second_opinion): an
+id whose answer held such a value has already been asked from the next source of its chain, and kept
+that source's whole window when it was clean. What reaches this point had no clean alternative.
+
 A live source answers per id and per day, and one broken day (a zero close, an infinite rate, two
 different closes for the same day) must not cost the id its other days. The rules, applied to each
 answer before it is written:
