@@ -75,6 +75,13 @@ def requested_ids(dataset: Dataset, calendars: list[str]) -> list[str]:
     return [i for i in ids if lookup.get(i) is None or lookup[i] in calendars]
 
 
+def first_days(dataset: Dataset, ids: list[str], start) -> dict:
+    """Per requested id, the first day of the window it can have a bar on: a member from its listing
+    (dbt_project/seeds/ai_basket_members.csv, listed_on), anything else from the window's start."""
+    listed = {m.symbol: m.listed_on for m in reference.basket_members()} if dataset.entity_column == "symbol" else {}
+    return {i: max(start, listed.get(i, start)) for i in ids}
+
+
 def screen(result: FetchResult, ids: list[str], all_or_nothing: bool) -> FetchResult:
     """Keep rows that cannot be loaded out of the warehouse, before anything is written.
 
@@ -229,7 +236,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         if fetched is None:
             fetched = provider.fetch(dataset, ids, start, end)
             if not provider.all_or_nothing:
-                fetched, held = quarantine(fetched, start, end)
+                fetched, held = quarantine(fetched, start, end, first_days(dataset, ids, start))
             fetched = screen(fetched, ids, provider.all_or_nothing)
             fetched = drop_restatements(fetched, warehouse, start)
         if fetched.ignored_ids:

@@ -20,10 +20,10 @@ answer before it is written:
 - a daily bar (an index or stock price) dated on a day its exchange held no session (a weekend, a
   holiday of its calendar) is not written: a close that never happened would be carried into the
   marts as that day's value;
-- a session of the id's exchange inside the window with no bar in the answer, between the id's first
-  bar and the window's last closed session, is reported (log, the raw asset's `bars_missing`
-  metadata, and a row with value NULL): the marts would otherwise carry the previous close over it
-  without a word. Sessions before an id's first bar are not reported: a listing may begin mid-window.
+- a session of the id's exchange inside the window with no bar in the answer, from the id's listing
+  date (or the window's start) to the window's last closed session, is reported (log, the raw asset's
+  `bars_missing` metadata, and a row with value NULL): the marts would otherwise carry the previous
+  close over it without a word. An id the source failed on is reported as a failure instead.
 
 Every value set aside (and every missing bar) is a row of `audit.quarantine` (id, date, column, value,
 source, reason, run id), published with the marts. A snapshot file is not quarantined: it is one export, checked whole, and a
@@ -105,10 +105,12 @@ def _closed_sessions(calendar: str, first: date, last: date) -> list[date]:
     return days
 
 
-def quarantine(result: FetchResult, start: date | None = None, end: date | None = None
-               ) -> tuple[FetchResult, Quarantined]:
+def quarantine(result: FetchResult, start: date | None = None, end: date | None = None,
+               first_days: dict[str, date] | None = None) -> tuple[FetchResult, Quarantined]:
     """The answer with its unusable rows set aside. With the window (`start`, `end`), daily bars are also
-    checked against their exchange's calendar: bars on closed days are set aside, missing ones reported."""
+    checked against their exchange's calendar: bars on closed days are set aside, and the sessions an
+    id has no bar for are reported, from its day in `first_days` (its listing; default: the ids the
+    answer holds, from `start`)."""
     dataset = result.dataset
     entity, when = dataset.entity_column, dataset.date_column
     frame = result.frame.drop_duplicates().reset_index(drop=True)  # identical answers are one answer
@@ -144,7 +146,7 @@ def quarantine(result: FetchResult, start: date | None = None, end: date | None 
             frame.loc[bad, column] = None
 
     missing: dict[str, list[date]] = {}
-    if start is not None and end is not None and _daily_bars(dataset) and not frame.empty:
+    if start is not None and end is not None and _daily_bars(dataset):
         closed_day = pd.Series(False, index=frame.index)
         for entity_id, rows in frame.groupby(entity, sort=True):
             calendar = bar_calendar(dataset.name, entity_id)
@@ -157,16 +159,22 @@ def quarantine(result: FetchResult, start: date | None = None, end: date | None 
                 records.append((entity_id, row[when], "close", _number(row["close"]), source[i],
                                 f"a bar on a day {calendar} held no session; the day is not written"))
                 closed_day[i] = True
-            first = min(d for d in days if d in sessions) if days & sessions else None
-            if first is None:
+        frame = frame[~closed_day]
+        # Every id the source answered for (a failed id is reported as such), from the day it can have
+        # a bar: a one-day window whose only bar is missing has no row of the id at all.
+        expected = first_days if first_days is not None else {i: start for i in frame[entity].unique()}
+        labels = dict(zip(frame[entity], source[frame.index]))
+        for entity_id, first in sorted(expected.items()):
+            calendar = bar_calendar(dataset.name, entity_id)
+            if calendar is None or entity_id in result.failures:
                 continue
+            days = set(frame.loc[frame[entity] == entity_id, when])
             gaps = [d for d in _closed_sessions(calendar, max(first, start), end) if d not in days]
             if gaps:
                 missing[entity_id] = gaps
-                label = source[rows.index[-1]]
                 why = f"no bar in the answer for a {calendar} session; the marts carry the previous close over it"
+                label = labels.get(entity_id, result.source)
                 records += [(entity_id, d, "close", None, label, why) for d in gaps]
-        frame = frame[~closed_day]
 
     if withheld:
         keys = pd.Series(list(zip(frame[entity], frame[when])), index=frame.index)
