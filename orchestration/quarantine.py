@@ -172,6 +172,8 @@ def quarantine(result: FetchResult, start: date | None = None, end: date | None 
             gaps = [d for d in _closed_sessions(calendar, max(first, start), end) if d not in days]
             if gaps:
                 missing[entity_id] = gaps
+                # A bar the answer lacks never erases one the warehouse holds for that day.
+                withheld.update((entity_id, d) for d in gaps)
                 why = f"no bar in the answer for a {calendar} session; the marts carry the previous close over it"
                 label = labels.get(entity_id, result.source)
                 records += [(entity_id, d, "close", None, label, why) for d in gaps]

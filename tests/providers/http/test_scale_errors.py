@@ -48,7 +48,8 @@ LOADED = ("stock_prices", "fx_rates", "shares_outstanding")
 
 
 def serve_the_sample(market, database):
-    """Every upstream answers with the build's own raw rows: loading them again changes nothing."""
+    """Every upstream answers with the build's own raw rows: loading them again changes nothing. Yahoo
+    serves the mainland and Hong Kong listings too, as the next source of their chains."""
     with duckdb.connect(str(database), read_only=True) as conn:
         prices = conn.execute("select symbol, trade_date, open, high, low, close, volume from raw.stock_prices"
                               " order by all").fetchall()
@@ -56,8 +57,8 @@ def serve_the_sample(market, database):
         counts = conn.execute("select symbol, as_of_date, shares_outstanding from raw.shares_outstanding"
                               " order by all").fetchall()
     for symbol, day, o, h, lo, c, v in prices:
-        key, _ = stock_upstream(symbol)
-        market.bars.setdefault(key, []).append(Bar(day, o or c, h or c, lo or c, c, v or 0))
+        for key in dict.fromkeys((stock_upstream(symbol)[0], f"yahoo:{symbol}")):
+            market.bars.setdefault(key, []).append(Bar(day, o or c, h or c, lo or c, c, v or 0))
     for currency, day, rate in rates:
         market.bars.setdefault(f"yahoo:{currency}=X", []).append(Bar(day, 1 / rate, 1 / rate, 1 / rate, 1 / rate, 0))
     changes: dict[str, list] = {}
