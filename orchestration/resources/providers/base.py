@@ -131,6 +131,14 @@ def unusable_values(
     return {i: f"{len(p)} unusable row(s), e.g. " + "; ".join(p[:3]) for i, p in problems.items()}
 
 
+def _split_source(rows: pd.DataFrame) -> pd.Series | None:
+    # The upstream that reported the split, where another than the prices' (a second request).
+    source = rows.get("source")
+    if "split_source" not in rows:
+        return source
+    return rows["split_source"] if source is None else rows["split_source"].fillna(source)
+
+
 def split_actions(frame: pd.DataFrame, entity: str) -> pd.DataFrame | None:
     """The splits an adapter reported on its price rows (a `split_ratio` beside the bar of the ex-date),
     as CORPORATE_ACTIONS rows; None when the adapter reports none."""
@@ -139,7 +147,7 @@ def split_actions(frame: pd.DataFrame, entity: str) -> pd.DataFrame | None:
     rows = frame[frame["split_ratio"].notna() & (frame["split_ratio"] > 0) & (frame["split_ratio"] != 1)]
     return pd.DataFrame({
         "symbol": rows[entity], "ex_date": rows["trade_date"], "action": "split",
-        "ratio": rows["split_ratio"], "source": rows.get("source"),
+        "ratio": rows["split_ratio"], "source": _split_source(rows),
     })
 
 

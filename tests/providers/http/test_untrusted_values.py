@@ -178,3 +178,14 @@ def test_a_split_adjusted_yahoo_history_is_stored_as_traded_with_its_split(net, 
         ("NVDA", ex, "split", 10.0, CHART)]
     assert metadata["splits_reported"] == 1
     assert [r for r in quarantined(database) if r[2] == "NVDA"] == []
+
+
+def test_an_a_share_bonus_issue_from_eastmoney_is_stored_as_a_split(net, market, clock, tmp_path):
+    # 10转4.9 on Wednesday: 10 shares become 14.9. eastmoney's prices are as traded and stay so.
+    ex = D("2026-01-14")
+    market.bonus["688256"] = {ex: 4.9}
+    database, metadata, _ = load_stock_prices(tmp_path)
+    assert closes(database, "688256.SS") == served(market, "em:1.688256", EM_STOCK)
+    assert rows(database, "select symbol, ex_date, action, ratio, source from raw.corporate_actions") == [
+        ("688256.SS", ex, "split", pytest.approx(1.49), "akshare:stock_fhps_detail_em(eastmoney)")]
+    assert metadata["splits_reported"] == 1
