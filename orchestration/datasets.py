@@ -144,9 +144,27 @@ INDEX_CONSTITUENTS = Dataset(
     as_of=True,
 )
 
+CORPORATE_ACTIONS = Dataset(
+    name="corporate_actions",
+    description="Corporate actions a live source reported with its prices: splits and bonus issues, by"
+    " ex-date. Not a snapshot file: written beside raw.stock_prices by the same load.",
+    entity_column="symbol",
+    date_column="ex_date",
+    key=("symbol", "ex_date", "action"),
+    columns=(
+        Column("symbol", "text", True, "Yahoo-style listing symbol."),
+        Column("ex_date", "date", True, "Exchange-local date from which prices trade on the new basis."),
+        Column("action", "text", True, "'split' (a bonus issue is a split: new shares for old)."),
+        Column("ratio", "double", True, "Shares after per share before (10 for a 10:1 split, 0.1 for 1:10)."),
+    ),
+    positive_columns=("ratio",),
+)
+
 # No market value, volume or share count reaches this; a larger one is a broken export (1e308 would
 # overflow to inf once multiplied into a market cap), rejected like a non-number.
 MAX_ABS_VALUE = 1e15
 
 DATASETS: tuple[Dataset, ...] = (INDEX_PRICES, STOCK_PRICES, FX_RATES, SHARES_OUTSTANDING, INDEX_CONSTITUENTS)
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
+# Every table of the raw schema: the datasets, and what a load writes beside them.
+RAW_TABLES: tuple[Dataset, ...] = (*DATASETS, CORPORATE_ACTIONS)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = Field(default=4, ge=1, validation_alias="CTR_MAX_CONCURRENT_RUNS")
     # Dagster's runs, events and schedules in PostgreSQL rather than SQLite files (docs/scale-out.md).
     dagster_pg_url: str | None = Field(default=None, validation_alias="DAGSTER_PG_URL")
+    # The longest wait a live upstream's Retry-After (on a 429 or 503) is honoured for; a host asking for
+    # longer is asked again after this wait, so one throttled host cannot stall a run for an hour.
+    retry_after_max_seconds: float = Field(default=120.0, ge=0, validation_alias="CTR_RETRY_AFTER_MAX_SECONDS")
 
     @field_validator("duckdb_database", "snapshot_dir", "reports_dir", mode="after")
     @classmethod

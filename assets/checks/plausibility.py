@@ -33,6 +33,7 @@ from dagster import (
 
 from assets.checks.common import mart_key, raw_key, rows_table
 from orchestration import audit_log
+from orchestration.datasets import CORPORATE_ACTIONS
 from orchestration.partitions import run_window
 from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
@@ -124,15 +125,26 @@ FX_RATES_SQL = _series("raw.fx_rates", "currency", "usd_per_unit") + """,
 flagged as (select * from moves where abs(move) > $3)
 """ + _source_note("raw.fx_rates", "currency")
 
-# The local market cap (close x shares) is what a split leaves in place.
+# The local market cap (close x shares) is what a split leaves in place; a split a source reported
+# (raw.corporate_actions) explains a close that moved by its ratio even before the share count caught up.
+# REPORTED_SPLITS is replaced by that table, or by no rows where a warehouse has none yet. A share count
+# may catch up with a split days later: any split of the last LOOKBACK_DAYS whose ratio explains its
+# move excuses it, while a close must move on the ex-date itself.
 STOCK_CLOSES_SQL = _series(MEMBERS, "symbol", "close_local", extra=("shares_outstanding",)) + """,
 local as (
     select *, value * shares_outstanding / (previous_value * previous_shares_outstanding) - 1 as local_cap_move
     from moves where abs(move) > $3
 ),
+split as (
+    select *, (select product(s.ratio) from REPORTED_SPLITS as s
+               where s.symbol = local.id and s.ex_date > local.previous_date and s.ex_date <= local.trade_date)
+              as split_ratio
+    from local
+),
 flagged as (
-    select * exclude (local_cap_move) from local
-    where local_cap_move is null or shares_outstanding = previous_shares_outstanding or abs(local_cap_move) > $3
+    select * exclude (local_cap_move, split_ratio) from split
+    where (local_cap_move is null or shares_outstanding = previous_shares_outstanding or abs(local_cap_move) > $3)
+      and not coalesce(abs(value * split_ratio / previous_value - 1) <= $3, false)
 )
 """ + _source_note("raw.stock_prices", "symbol")
 
@@ -145,6 +157,11 @@ flagged as (
     where abs(move) > $3
       and not coalesce(previous_close_local > 0
                        and abs(close_local * value / (previous_close_local * previous_value) - 1) <= $3, false)
+      and not coalesce(abs(value / (previous_value * (
+                select product(s.ratio) from REPORTED_SPLITS as s
+                where s.symbol = moves.id and s.ex_date <= moves.trade_date
+                  and s.ex_date > moves.previous_date - """ + str(LOOKBACK_DAYS) + """
+            )) - 1) <= $3, false)
 )
 """ + _PLAIN.format(note="note")
 
@@ -284,6 +301,17 @@ def window_start_of(tags: dict[str, str]) -> date | None:
     return date.fromisoformat(start) if start else None
 
 
+NO_SPLITS = "(select null::varchar as symbol, null::date as ex_date, null::double as ratio where false)"
+
+
+def _with_splits(wh: WarehouseSession, sql: str) -> str:
+    if "REPORTED_SPLITS" not in sql:
+        return sql
+    reported = (f"(select symbol, ex_date, ratio from {CORPORATE_ACTIONS.table} where action = 'split')"
+                if wh.relation_exists("raw", CORPORATE_ACTIONS.name) else NO_SPLITS)
+    return sql.replace("REPORTED_SPLITS", reported)
+
+
 def evaluate(wh: WarehouseSession, audit: Audit, window_start: date | None, run_id: str) -> Outcome:
     """Run one audit over the window (widened to the earliest held-back window since the last
     publication) and record the outcome in the audit log."""
@@ -297,7 +325,7 @@ def evaluate(wh: WarehouseSession, audit: Audit, window_start: date | None, run_
     if held:
         start = None if held_start is None or window_start is None else min(held_start, window_start)
     since = None if start is None else start - timedelta(days=LOOKBACK_DAYS)
-    findings = [tuple(r) for r in wh.rows(audit.sql, [since, start, audit.limit])]
+    findings = [tuple(r) for r in wh.rows(_with_splits(wh, audit.sql), [since, start, audit.limit])]
     audit_log.record_evaluation(wh, run_id, audit.name, audit.asset.to_user_string(), start, findings)
     return Outcome(audit, start, findings)
 

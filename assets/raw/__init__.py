@@ -23,6 +23,7 @@ from dagster import (
 from orchestration import audit_log, reference
 from orchestration.composition import current
 from orchestration.datasets import (
+    CORPORATE_ACTIONS,
     DATASETS,
     FX_RATES,
     INDEX_CONSTITUENTS,
@@ -74,6 +75,13 @@ def requested_ids(dataset: Dataset, calendars: list[str]) -> list[str]:
         return ids
     lookup = _calendar_lookup(dataset)
     return [i for i in ids if lookup.get(i) is None or lookup[i] in calendars]
+
+
+def first_days(dataset: Dataset, ids: list[str], start) -> dict:
+    """Per requested id, the first day of the window it can have a bar on: a member from its listing
+    (dbt_project/seeds/ai_basket_members.csv, listed_on), anything else from the window's start."""
+    listed = {m.symbol: m.listed_on for m in reference.basket_members()} if dataset.entity_column == "symbol" else {}
+    return {i: max(start, listed.get(i, start)) for i in ids}
 
 
 def screen(result: FetchResult, ids: list[str], all_or_nothing: bool) -> FetchResult:
@@ -167,6 +175,29 @@ def drop_restatements(result: FetchResult, warehouse: Warehouse, start) -> Fetch
     return FetchResult(dataset, keep, result.source, result.failures, result.ignored_ids)
 
 
+def record_splits(result: FetchResult, warehouse: Warehouse, loaded_at: datetime) -> int:
+    """The splits the source reported for the ids it delivered, into raw.corporate_actions: a split
+    reported again replaces its row (its ratio or source may have been corrected), others stay."""
+    actions = result.actions
+    if actions is None or actions.empty:
+        return 0
+    actions = actions[actions["symbol"].isin(set(result.frame[result.dataset.entity_column]))]
+    actions = actions.drop_duplicates(["symbol", "ex_date", "action"], keep="last")
+    if actions.empty:
+        return 0
+    with warehouse.session() as wh:
+        wh.execute(CORPORATE_ACTIONS.ddl())
+        wh.register("ctr_reported_splits", actions.assign(source=actions["source"].fillna(result.source)))
+        try:
+            wh.execute(f"delete from {CORPORATE_ACTIONS.table} as t using ctr_reported_splits as n"
+                       " where t.symbol = n.symbol and t.ex_date = n.ex_date and t.action = n.action")
+            wh.execute(f"insert into {CORPORATE_ACTIONS.table} select symbol, ex_date, action, ratio, source, ?"
+                       " from ctr_reported_splits", [loaded_at])
+        finally:
+            wh.unregister("ctr_reported_splits")
+    return len(actions)
+
+
 def summarise_failures(dataset: Dataset, failures: dict[str, str]) -> list[str]:
     """One line per distinct reason, so a header-only file or a dead host reads as one sentence."""
     by_reason: dict[str, list[str]] = {}
@@ -207,7 +238,7 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         if fetched is None:
             fetched = provider.fetch(dataset, ids, start, end)
             if not provider.all_or_nothing:
-                fetched, held = quarantine(fetched)
+                fetched, held = quarantine(fetched, start, end, first_days(dataset, ids, start))
             fetched = screen(fetched, ids, provider.all_or_nothing)
             fetched = drop_restatements(fetched, warehouse, start)
         if fetched.ignored_ids:
@@ -223,13 +254,18 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
         else:
             written = warehouse.replace_window(fetched, ids, start, end, loaded_at=loaded_at,
                                                keep=held.withheld if held else ())
+        splits = record_splits(fetched, warehouse, loaded_at) if isinstance(fetched, FetchResult) else 0
         if held is not None:
             with warehouse.session() as wh:
                 audit_log.record_quarantine(wh, context.run.run_id, dataset.name,
-                                            list(held.rows.itertuples(index=False, name=None)))
+                                            held.records())
             if len(held):
                 context.log.warning(f"{dataset.name}: {len(held)} value(s) quarantined, see audit.quarantine:"
                                     f" {held.summary()}")
+            for entity_id, days in held.missing.items():
+                context.log.warning(f"{dataset.name}: {entity_id} has no bar for {len(days)} session(s) of its"
+                                    f" exchange in {start}..{end}: {', '.join(map(str, days[:10]))}"
+                                    " (recorded in audit.quarantine; the marts carry the previous close over them)")
         no_rows = sorted(set(written.ids_replaced) - set(written.ids_loaded))
         return MaterializeResult(
             metadata={
@@ -243,7 +279,10 @@ def _build_raw_asset(dataset: Dataset, partitions_def: PartitionsDefinition) -> 
                 "ids_loaded": len(written.ids_loaded),
                 "ids_without_rows_in_window": MetadataValue.text(", ".join(no_rows) or "none"),
                 "ids_failed": MetadataValue.json(fetched.failures),
-                "values_quarantined": len(held) if held is not None else 0,
+                "values_quarantined": held.values if held is not None else 0,
+                "splits_reported": splits,
+                "bars_missing": MetadataValue.json(
+                    {i: [str(d) for d in days] for i, days in (held.missing if held is not None else {}).items()}),
             }
         )
 

@@ -15,7 +15,7 @@ def build_provider(settings: Settings) -> MarketDataProvider:
     if settings.source == "live":
         from orchestration.resources.providers.live import LiveProvider
 
-        return LiveProvider()
+        return LiveProvider(retry_after_max_s=settings.retry_after_max_seconds)
     label = "sample" if settings.is_bundled_sample else "snapshot"
     return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label,
                             record_dir=str(snapshot_record_dir(settings)))

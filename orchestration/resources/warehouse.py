@@ -27,7 +27,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from orchestration import audit_log
-from orchestration.datasets import DATASETS, Dataset
+from orchestration.datasets import RAW_TABLES, Dataset
 from orchestration.resources.leases import (
     RUN_LEASE_PREFIX,
     Holder,
@@ -372,7 +372,7 @@ class Warehouse(ConfigurableResource, ABC):
     def ensure_raw_tables(self) -> None:
         with self.connect() as conn:
             conn.execute(f"create schema if not exists {RAW_SCHEMA}")
-            for dataset in DATASETS:
+            for dataset in RAW_TABLES:
                 conn.execute(dataset.ddl())
 
     def replace_window(

@@ -95,3 +95,15 @@ def test_a_live_run_quarantines_a_negative_close_and_loads_the_rest_of_the_symbo
                      "yfinance:chart(query2.finance.yahoo.com)")]
     [event] = [e for e in result.get_asset_materialization_events()][:1]
     assert event.materialization.metadata["values_quarantined"].value == 1
+
+
+def test_a_one_day_window_whose_only_bar_is_missing_is_reported():
+    # A daily run's window is one session: the id has no row at all, and is reported all the same,
+    # unless it was not listed yet (its listed_on after the window) or the source failed on it.
+    day = D("2026-01-16")
+    result = replace(answer([("NVDA", day, 138.0, "USD", 137.0, 1e6)]), failures={"INTC": "HTTP 404"})
+    _, held = quarantine(result, day, day, {"NVDA": day, "AMD": day, "MU": D("2026-02-02"), "INTC": day})
+    assert held.missing == {"AMD": [day]}
+    assert [(r.id, r.trade_date, r.column_name, r.source) for r in held.rows.itertuples()] == [
+        ("AMD", day, "close", "yfinance:chart(test)")]
+    assert pd.isna(held.rows.value[0]) and held.values == 0

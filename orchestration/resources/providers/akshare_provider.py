@@ -20,8 +20,11 @@ from orchestration.datasets import (
 from orchestration.resources.providers.base import FetchResult, ProviderError
 from orchestration.resources.providers.resilience import (
     ResilientProvider,
+    call_with_retry,
+    describe,
     first_success,
     http_guard,
+    log,
     tidy,
     within,
 )
@@ -96,6 +99,13 @@ HK_SHARES_EM = Upstream(
     "stock_hk_financial_indicator_em",
     {"已发行股本(股)": "shares_outstanding"},
     ("已发行股本(股)",),
+)
+# Dividend and bonus-share plans ("10送3转4.9派1"): the bonus and conversion shares per 10 held, by ex-date.
+BONUS_EM = Upstream(
+    "eastmoney",
+    "stock_fhps_detail_em",
+    {"除权除息日": "ex_date", "送转股份-送转总比例": "per_10"},
+    ("除权除息日",),
 )
 CONSTITUENTS_CSINDEX = Upstream(
     "csindex",
@@ -184,6 +194,7 @@ class AkshareProvider(ResilientProvider):
                     ),
                     (A_SHARE_SINA, {"symbol": lst.sina_code, "adjust": "", **_span(start, end)}),
                 )
+                frame = self._with_bonus_issues(frame, lst.akshare_code, start, end, what)
             elif lst.is_hk:
                 frame = self._first(
                     what,
@@ -198,6 +209,32 @@ class AkshareProvider(ResilientProvider):
             return within(frame, "trade_date", start, end).assign(symbol=lst.symbol, currency=lst.currency)
 
         return self._each(STOCK_PRICES, symbols, one)
+
+    def _with_bonus_issues(self, frame: pd.DataFrame, code: str, start: date, end: date, what: str) -> pd.DataFrame:
+        """The prices with the A-share's bonus issues of the window beside the bar of their ex-date, as a
+        split ratio (10送3转4.9: 10 shares become 17.9). eastmoney's prices are as traded (adjust=""):
+        nothing to undo, the split goes to raw.corporate_actions for the audits. The plans are a second
+        request: when it fails the prices still load, and a split is recognised from the share count."""
+
+        def call() -> pd.DataFrame:
+            raw = self._call(BONUS_EM.function, symbol=code)
+            if raw is None or raw.empty:
+                return pd.DataFrame(columns=["ex_date", "per_10"])
+            return pd.DataFrame({"ex_date": pd.to_datetime(raw["除权除息日"], errors="coerce").dt.date,
+                                 "per_10": pd.to_numeric(raw["送转股份-送转总比例"], errors="coerce")})
+
+        try:
+            plans = call_with_retry(call, self._policy(), f"{what} bonus issues")
+        except Exception as exc:  # noqa: BLE001 - the prices do not depend on it
+            log.warning("%s: bonus issues not read (%s); a split is recognised from the share count alone",
+                        what, describe(exc))
+            return frame
+        plans = plans[plans["ex_date"].notna() & (plans["per_10"] > 0)]
+        plans = plans[(plans["ex_date"] >= start - PAD) & (plans["ex_date"] <= end)]
+        if plans.empty:
+            return frame
+        ratio = dict(zip(plans["ex_date"], 1 + plans["per_10"] / 10))
+        return frame.assign(split_ratio=frame["trade_date"].map(ratio), split_source=BONUS_EM.source)
 
     def fx_rates(self, currencies: Sequence[str], start: date, end: date) -> FetchResult:
         def one(currency: str) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 from orchestration.datasets import (
+    CORPORATE_ACTIONS,
     FX_RATES,
     INDEX_CONSTITUENTS,
     INDEX_PRICES,
@@ -44,9 +45,13 @@ class FetchResult:
     failures: dict[str, str] = field(default_factory=dict)
     # Ids the source holds but nobody asked for (a symbol missing from the seeds): logged, never loaded.
     ignored_ids: list[str] = field(default_factory=list)
+    # Splits the source reported with its prices (CORPORATE_ACTIONS columns), for raw.corporate_actions.
+    actions: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self.frame = conform(self.dataset, self.frame)
+        if self.actions is not None:
+            self.actions = conform(CORPORATE_ACTIONS, self.actions)
 
     @property
     def loaded_ids(self) -> list[str]:
@@ -124,6 +129,40 @@ def unusable_values(
             " (dbt_project/seeds/ai_basket_members.csv)",
         )
     return {i: f"{len(p)} unusable row(s), e.g. " + "; ".join(p[:3]) for i, p in problems.items()}
+
+
+def _split_source(rows: pd.DataFrame) -> pd.Series | None:
+    # The upstream that reported the split, where another than the prices' (a second request).
+    source = rows.get("source")
+    if "split_source" not in rows:
+        return source
+    return rows["split_source"] if source is None else rows["split_source"].fillna(source)
+
+
+def split_actions(frame: pd.DataFrame, entity: str) -> pd.DataFrame | None:
+    """The splits an adapter reported on its price rows (a `split_ratio` beside the bar of the ex-date),
+    as CORPORATE_ACTIONS rows; None when the adapter reports none."""
+    if "split_ratio" not in frame.columns:
+        return None
+    rows = frame[frame["split_ratio"].notna() & (frame["split_ratio"] > 0) & (frame["split_ratio"] != 1)]
+    return pd.DataFrame({
+        "symbol": rows[entity], "ex_date": rows["trade_date"], "action": "split",
+        "ratio": rows["split_ratio"], "source": _split_source(rows),
+    })
+
+
+def suspect_ids(dataset: Dataset, frame: pd.DataFrame) -> dict[str, str]:
+    """id -> why some of its rows would be set aside (orchestration/quarantine.py): an unusable value, or
+    two different answers for one key. The live provider asks the next source for such an id's window
+    before any of its rows is dropped."""
+    found = unusable_values(dataset, frame)
+    answers = frame[[*dataset.column_names]].drop_duplicates()
+    conflicting = answers[answers.duplicated(list(dataset.key), keep=False)]
+    for entity_id, rows in conflicting.groupby(dataset.entity_column, sort=True):
+        days = sorted(set(rows[dataset.date_column]))
+        found[entity_id] = "; ".join(
+            filter(None, [found.get(entity_id), f"different answers for the same day on {', '.join(map(str, days[:3]))}"]))
+    return found
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from orchestration.datasets import (
+    CORPORATE_ACTIONS,
     FX_RATES,
     INDEX_CONSTITUENTS,
     INDEX_PRICES,
@@ -38,8 +39,9 @@ from orchestration.resources.providers.base import (
     MarketDataProvider,
     ProviderError,
     SourceUnreachableError,
+    suspect_ids,
 )
-from orchestration.resources.providers.resilience import ResilientProvider, combine, describe
+from orchestration.resources.providers.resilience import ResilientProvider, combine, describe, log
 from orchestration.resources.providers.symbols import index_codes, listing, unique
 from orchestration.resources.providers.yfinance_provider import YFinanceProvider
 
@@ -132,6 +134,7 @@ class LiveProvider(ResilientProvider):
             except ProviderError as exc:
                 failures[i] = describe(exc)
         frames: list[pd.DataFrame] = []
+        actions: list[pd.DataFrame] = []
         used: list[str] = []
         while pending:
             groups: dict[str, list[str]] = {}
@@ -154,8 +157,11 @@ class LiveProvider(ResilientProvider):
                             {i: describe(exc) for i in group},
                         )
                     result_failures = result.failures
-                    if not result.frame.empty:
-                        frames.append(result.frame)
+                    if result.actions is not None:
+                        actions.append(result.actions)
+                    frame = self._second_opinion(dataset, result.frame, pending, providers, start, end, used)
+                    if not frame.empty:
+                        frames.append(frame)
                         used.append(name)
                 for i in group:
                     if i not in result_failures:
@@ -167,7 +173,45 @@ class LiveProvider(ResilientProvider):
                         failures[i] = " | then ".join(reasons[i])
             pending = nxt
         source = "+".join(unique(used)) or self.source_name
-        return FetchResult(dataset, combine(frames, dataset.column_names), source, failures)
+        return FetchResult(dataset, combine(frames, dataset.column_names), source, failures,
+                           actions=combine(actions, CORPORATE_ACTIONS.column_names) if actions else None)
+
+    def _second_opinion(
+        self,
+        dataset: Dataset,
+        frame: pd.DataFrame,
+        chains: dict[str, list[str]],
+        providers: dict[str, MarketDataProvider],
+        start: date,
+        end: date,
+        used: list[str],
+    ) -> pd.DataFrame:
+        """A source's answer with each suspect id (a non-positive or non-finite value, two answers for
+        one day) replaced by the whole window of the next source in its chain, when that source's answer
+        for it is clean. One source per id and window, never a day-by-day mix of two: sources differ in
+        units and adjustments, and the audits compare a series with itself. When no later source has a
+        clean answer the first one stays, and quarantine sets aside only its bad rows."""
+        suspects = suspect_ids(dataset, frame)
+        entity = dataset.entity_column
+        for entity_id, why in sorted(suspects.items()):
+            for name in chains.get(entity_id, [])[1:]:
+                if name in self._down:
+                    continue
+                try:
+                    other = providers[name]._fetch(dataset, [entity_id], start, end).frame
+                except Exception as exc:  # noqa: BLE001 - the first answer's good rows still load
+                    log.warning("%s %s: %s; %s failed too: %s", dataset.name, entity_id, why, name, describe(exc))
+                    continue
+                other = other[other[entity] == entity_id]
+                if other.empty or suspect_ids(dataset, other):
+                    log.warning("%s %s: %s; %s has no clean answer either", dataset.name, entity_id, why, name)
+                    continue
+                log.warning("%s %s: %s; its window %s..%s is taken from %s instead", dataset.name, entity_id,
+                            why, start, end, name)
+                frame = pd.concat([frame[frame[entity] != entity_id], other], ignore_index=True)
+                used.append(name)
+                break
+        return frame
 
     @staticmethod
     def _stock_plan(a_share: list[str], hk: list[str], other: list[str]) -> Callable[[str], list[str]]:

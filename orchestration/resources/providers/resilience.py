@@ -14,14 +14,21 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import pandas as pd
 from pydantic import Field
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, stop_after_attempt, wait_exponential_jitter
 
 from orchestration.datasets import Dataset
-from orchestration.resources.providers.base import FetchResult, MarketDataProvider, ProviderError
+from orchestration.resources.providers.base import (
+    FetchResult,
+    MarketDataProvider,
+    ProviderError,
+    split_actions,
+)
 from orchestration.resources.providers.symbols import bar_calendar, drop_unfinished_session, unique
 
 log = logging.getLogger("orchestration.providers")
@@ -46,6 +53,16 @@ _TRANSIENT_NAMES = frozenset(
 
 class TransientError(ProviderError):
     """An upstream hiccup worth retrying (raised by adapters that detect one the libraries hide)."""
+
+
+class EmptyAnswer(ProviderError):
+    """An upstream answered, but with no rows at all for an id the project is configured to load (so known
+    to have data: the window is padded by a month, a holiday cannot empty it). Upstreams do this now and
+    then under load; it is asked once more before the next upstream is tried."""
+
+
+# One more try after an empty answer: a second empty answer is believed.
+EMPTY_ANSWER_RETRIES = 1
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -78,28 +95,87 @@ class RetryPolicy:
     attempts: int = 4
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
+    # The longest a Retry-After header may make us wait (CTR_RETRY_AFTER_MAX_SECONDS): a host asking for
+    # an hour would otherwise stall the whole run; beyond the cap we wait the cap and try again.
+    retry_after_max_s: float = 120.0
+
+
+# The Retry-After of the last 429/503 a guarded curl_cffi request received in this thread: yfinance
+# turns a 429 into YFRateLimitError without the response, so the guard keeps the header for the wait.
+_RETRY_AFTER: ContextVar[float | None] = ContextVar("ctr_retry_after", default=None)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def retry_after(exc: BaseException | None) -> float | None:
+    """The wait a rate-limited or unavailable host asked for, if it said."""
+    if exc is None:
+        return None
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is not None and _status_of(exc) in (429, 503):
+        return parse_retry_after(headers.get("Retry-After"))
+    if any(c.__name__ == "YFRateLimitError" for c in type(exc).__mro__):
+        return _RETRY_AFTER.get()
+    return None
 
 
 def call_with_retry(fn: Callable[[], pd.DataFrame], policy: RetryPolicy, what: str) -> pd.DataFrame:
+    backoff = wait_exponential_jitter(
+        initial=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_initial_s
+    )
+    empties = [0]
+
+    def wait(state) -> float:
+        asked = retry_after(state.outcome.exception())
+        return backoff(state) if asked is None else min(asked, policy.retry_after_max_s)
+
+    def retry(state) -> bool:
+        exc = state.outcome.exception()
+        if isinstance(exc, EmptyAnswer):
+            empties[0] += 1
+            return empties[0] <= EMPTY_ANSWER_RETRIES
+        return exc is not None and is_transient(exc)
+
     def before_sleep(state) -> None:
-        log.warning(
-            "%s: transient error, retry %d/%d: %s",
-            what,
-            state.attempt_number,
-            policy.attempts - 1,
-            describe(state.outcome.exception()),
+        exc = state.outcome.exception()
+        asked = retry_after(exc)
+        kind = (
+            "empty answer" if isinstance(exc, EmptyAnswer)
+            else f"rate limited, Retry-After {asked:g} s (waiting {min(asked, policy.retry_after_max_s):g} s)"
+            if asked is not None else "transient error"
         )
+        log.warning("%s: %s, retry %d/%d: %s", what, kind, state.attempt_number, policy.attempts - 1,
+                    describe(exc))
 
     retrying = Retrying(
         stop=stop_after_attempt(max(1, policy.attempts)),
-        wait=wait_exponential_jitter(
-            initial=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_initial_s
-        ),
-        retry=retry_if_exception(is_transient),
+        wait=wait,
+        retry=retry,
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    _RETRY_AFTER.set(None)
+    try:
+        return retrying(fn)
+    except EmptyAnswer as exc:
+        if empties[0] <= 1:
+            raise
+        raise EmptyAnswer(f"{exc} (asked {empties[0]} times, every answer empty)") from exc
 
 
 class _Throttle:
@@ -243,7 +319,10 @@ def _install_curl_guard() -> None:
             kwargs["timeout"] = capped_timeout(
                 given if isinstance(given, (int, float, tuple)) else None, timeout_s
             )
-            return original(self, method, url, *args, **kwargs)
+            response = original(self, method, url, *args, **kwargs)
+            if response.status_code in (429, 503):
+                _RETRY_AFTER.set(parse_retry_after(response.headers.get("Retry-After")))
+            return response
 
         request._ctr_guard = True  # type: ignore[attr-defined]
         curl_requests.Session.request = request
@@ -289,6 +368,7 @@ _KNOBS = (
     "max_attempts",
     "backoff_initial_s",
     "backoff_max_s",
+    "retry_after_max_s",
 )
 
 
@@ -305,9 +385,13 @@ class ResilientProvider(MarketDataProvider, ABC):
         default=1.0, description="First retry delay; doubles per retry, plus jitter."
     )
     backoff_max_s: float = Field(default=30.0, description="Longest delay between retries.")
+    retry_after_max_s: float = Field(
+        default=120.0,
+        description="Longest wait a Retry-After header of a 429/503 is honoured for (CTR_RETRY_AFTER_MAX_SECONDS).",
+    )
 
     def _policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_attempts, self.backoff_initial_s, self.backoff_max_s)
+        return RetryPolicy(self.max_attempts, self.backoff_initial_s, self.backoff_max_s, self.retry_after_max_s)
 
     def _knobs(self) -> dict:
         return {k: getattr(self, k) for k in _KNOBS}
@@ -321,7 +405,9 @@ class ResilientProvider(MarketDataProvider, ABC):
             return drop_unfinished_session(frame, dataset.date_column, bar_calendar(dataset.name, entity_id))
 
         frames, failures = fetch_each(ids, finished, self.max_concurrency)
-        return FetchResult(dataset, combine(frames, dataset.column_names), self.source_name, failures)
+        frame = combine(frames, dataset.column_names)
+        actions = split_actions(frame, dataset.entity_column)
+        return FetchResult(dataset, frame, self.source_name, failures, actions=actions)
 
 
 # --- frame shape: empty frames and renamed columns are errors naming the id and the columns seen ---
@@ -336,7 +422,7 @@ def tidy(
     """Select and rename an upstream frame's columns, typed; missing or unparsable required values raise."""
     seen = [] if raw is None else [str(c) for c in raw.columns]
     if raw is None or raw.empty:
-        raise ProviderError(f"{what}: upstream returned no rows (columns seen: {seen})")
+        raise EmptyAnswer(f"{what}: upstream returned no rows (columns seen: {seen})")
     missing = [c for c in required if c not in raw.columns]
     if missing:
         raise ProviderError(f"{what}: upstream columns changed, {missing} not found; columns seen: {seen}")

@@ -26,6 +26,7 @@ from orchestration.datasets import (
 )
 from orchestration.resources.providers.base import FetchResult, ProviderError
 from orchestration.resources.providers.resilience import (
+    EmptyAnswer,
     ResilientProvider,
     TransientError,
     call_with_retry,
@@ -40,6 +41,7 @@ from orchestration.resources.providers.symbols import (
     index_codes,
     listing,
     local_dates,
+    today_in,
 )
 
 PAD = timedelta(days=31)  # see akshare_provider.PAD: tells a holiday gap from an empty answer
@@ -53,7 +55,28 @@ _HISTORY = {
     "Low": "low",
     "Close": "close",
     "Volume": "volume",
+    "Stock Splits": "split_ratio",
 }
+_PRICES = ("open", "high", "low", "close")
+
+
+def unadjust_splits(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prices as they traded: Yahoo's chart `close` (yfinance's Close, even with auto_adjust=False) and
+    its OHLC and volume are restated for every later split. Each bar before a reported split's ex-date is
+    multiplied back by the split's ratio (volume divided), so raw holds the unadjusted prices the share
+    counts of their day go with; the split itself goes to raw.corporate_actions."""
+    splits = frame.loc[frame["split_ratio"].fillna(0) > 0, ["trade_date", "split_ratio"]] if "split_ratio" in frame else None
+    if splits is None or splits.empty:
+        return frame
+    frame = frame.copy()
+    for ex_date, ratio in splits.itertuples(index=False):
+        before = frame["trade_date"] < ex_date
+        for column in (c for c in _PRICES if c in frame):
+            # Rounded to 1e-6: Yahoo's restated price times the ratio is the traded price up to float noise.
+            frame.loc[before, column] = (frame.loc[before, column] * ratio).round(6)
+        if "volume" in frame:
+            frame.loc[before, "volume"] = frame.loc[before, "volume"] / ratio
+    return frame
 
 
 def _yf():
@@ -84,7 +107,7 @@ def open_persistent_caches() -> None:
             initialise()
 
 
-def _retrying(fn):
+def _retrying(fn, what: str = "yfinance"):
     """fn on the first try; on every later try (a retry) yfinance's response cache is emptied first, and
     Yahoo's "down" page, which yfinance reports as a data error, counts as transient."""
     tries = [0]
@@ -96,6 +119,10 @@ def _retrying(fn):
         try:
             return fn()
         except Exception as exc:
+            # A chart answer without bars and without Yahoo's own reason is an empty answer, not the
+            # "possibly delisted" yfinance speculates: an unknown symbol comes with Yahoo's error text.
+            if type(exc).__name__ == "YFPricesMissingError" and getattr(exc, "yahoo_reason", "") is None:
+                raise EmptyAnswer(f"{what}: Yahoo answered with no bars{getattr(exc, 'debug_info', '')}") from exc
             if "CURRENTLY DOWN" in str(exc):
                 raise TransientError(f"Yahoo Finance is down: {exc}") from exc
             if "database is locked" in str(exc):  # yfinance's cache file, busy in another process
@@ -127,23 +154,28 @@ class YFinanceProvider(ResilientProvider):
         return _yf().Ticker(symbol)
 
     def _history(self, ticker: str, start: date, end: date, tz: str, what: str) -> pd.DataFrame:
+        # Asked through today, not just to `end`: Yahoo's close is split-adjusted for every split up to
+        # now, and only the splits the answer reports can undo that (see unadjust_splits).
+        through = max(end, today_in(tz))
 
         def call() -> pd.DataFrame:
             with self._guard():
                 raw = self._ticker(ticker).history(
                     start=(start - PAD).isoformat(),
-                    end=(end + timedelta(days=1)).isoformat(),  # end is exclusive
+                    end=(through + timedelta(days=1)).isoformat(),  # end is exclusive
                     interval="1d",
                     auto_adjust=False,
-                    actions=False,
+                    actions=True,
+                    # repair=False (the default), on purpose: docs/data-quality.md, "yfinance's repair".
+                    repair=False,
                     timeout=self.request_timeout_s,
                 )
             if raw is not None and not raw.empty:
                 # history() stamps daily bars at exchange-local midnight; convert explicitly, never via UTC.
                 raw = raw.assign(trade_date=local_dates(raw.index, str(raw.index.tz or tz)))
-            return tidy(raw, _HISTORY, ("trade_date", "Close"), f"{what} ({ticker})")
+            return unadjust_splits(tidy(raw, _HISTORY, ("trade_date", "Close"), f"{what} ({ticker})"))
 
-        frame = call_with_retry(_retrying(call), self._policy(), what)
+        frame = call_with_retry(_retrying(call, f"{what} ({ticker})"), self._policy(), what)
         return within(frame, "trade_date", start, end).assign(source=CHART_SOURCE)
 
     def index_prices(self, index_ids: Sequence[str], start: date, end: date) -> FetchResult:
@@ -184,7 +216,7 @@ class YFinanceProvider(ResilientProvider):
                         start=start.isoformat(), end=(end + timedelta(days=1)).isoformat()
                     )
                 if series is None or len(series) == 0:
-                    raise ProviderError(f"{what}: Yahoo returned no share-count history")
+                    raise EmptyAnswer(f"{what}: Yahoo returned no share-count history")
                 index = pd.DatetimeIndex(series.index)
                 raw = pd.DataFrame(
                     {
@@ -201,7 +233,7 @@ class YFinanceProvider(ResilientProvider):
 
             # Every count dated in [start, end]; the count in force at `start` is the carry-in rule's job
             # (MarketDataProvider.fetch widens the window and restamps it).
-            frame = call_with_retry(_retrying(call), self._policy(), what)
+            frame = call_with_retry(_retrying(call, what), self._policy(), what)
             frame = frame.sort_values("as_of_date").drop_duplicates("as_of_date", keep="last")
             return within(frame, "as_of_date", start, end).assign(symbol=lst.symbol, source=SHARES_SOURCE)
 

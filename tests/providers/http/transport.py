@@ -30,6 +30,7 @@ class Reply:
     body: bytes | str | dict | list = b""
     content_type: str | None = None
     stall_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, (dict, list)):
@@ -145,7 +146,7 @@ def install_requests(net: FakeNet, monkeypatch) -> None:
         response = requests.Response()
         response.status_code = reply.status
         response.headers = CaseInsensitiveDict(
-            {"Content-Type": content_type, "Content-Length": str(len(body))}
+            {"Content-Type": content_type, "Content-Length": str(len(body)), **reply.headers}
         )
         response.raw = BytesIO(body)
         response.url = request.url
@@ -211,7 +212,9 @@ def install_curl(net: FakeNet, monkeypatch) -> None:
                 CurlECode.OPERATION_TIMEDOUT,
             )
         body, content_type = reply.payload()
-        head = f"HTTP/2 {reply.status}\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n"
+        extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
+        head = (f"HTTP/2 {reply.status}\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
+                f"{extra}\r\n")
         if "headers" in s:
             s["headers"].write(head.encode())
         if "body" in s:

@@ -29,6 +29,7 @@ D = date.fromisoformat
 EM_KLINE = r"^https://(\d+\.)?push2his\.eastmoney\.com/api/qt/stock/kline/get\?"
 EM_CLIST = r"^https://\d+\.push2\.eastmoney\.com/api/qt/clist/get\?"
 EM_DATACENTER = r"^https://datacenter\.eastmoney\.com/securities/api/data/v1/get\?"
+EM_BONUS = r"^https://datacenter-web\.eastmoney\.com/api/data/v1/get\?.*RPT_SHAREBONUS_DET"
 CSINDEX = r"^https://oss-ch\.csindex\.com\.cn/static/.*/(\d{6})closeweight\.xls$"
 YAHOO_CHART = r"^https://query\d\.finance\.yahoo\.com/v8/finance/chart/"
 YAHOO_SHARES = r"^https://query\d\.finance\.yahoo\.com/ws/fundamentals-timeseries/v1/finance/timeseries/"
@@ -87,6 +88,13 @@ class Market:
     # Yahoo dividends: ticker -> {ex_date: amount}; eastmoney front-adjusts (fqt=1) by the same amounts.
     dividends: dict[str, dict[date, float]] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)  # upstream keys answered with "no such code"
+    # Yahoo splits: ticker -> {ex_date: ratio}. `bars` hold the prices as traded; Yahoo serves every bar
+    # before an ex-date restated (prices / ratio, volume * ratio), whatever span is asked, and reports
+    # the splits inside the span under `events`.
+    splits: dict[str, dict[date, float]] = field(default_factory=dict)
+    # eastmoney A-share bonus issues: code -> {ex_date: bonus and conversion shares per 10 held}. Every
+    # code also has a cash-only plan (no shares), as most do.
+    bonus: dict[str, dict[date, float]] = field(default_factory=dict)
     constituents_date: date = date(2026, 1, 15)
 
     def series(self, key: str, calendar: str, volume: bool = True) -> list[Bar]:
@@ -244,6 +252,35 @@ class Market:
         }
         return Reply(body={**envelope, "result": {"pages": 1, "data": [row], "count": 1}})
 
+    # RPT_SHAREBONUS_DET's 30 fields in the order akshare's stock_fhps_detail_em names them by position.
+    BONUS_FIELDS = (
+        "SECURITY_CODE", "SECURITY_NAME_ABBR", "SECUCODE", "ORG_CODE", "TRADE_MARKET_CODE", "BONUS_IT_RATIO",
+        "BONUS_RATIO", "IT_RATIO", "PRETAX_BONUS_RMB", "PUBLISH_DATE", "EQUITY_RECORD_DATE", "EX_DIVIDEND_DATE",
+        "REPORT_DATE", "ASSIGN_PROGRESS", "IMPL_PLAN_PROFILE", "NOTICE_DATE", "PAY_CASH_DATE",
+        "D10_CLOSE_ADJCHRATE", "D30_CLOSE_ADJCHRATE", "BASIC_EPS", "BVPS", "PER_CAPITAL_RESERVE",
+        "PER_UNASSIGN_PROFIT", "PNP_YOY_RATIO", "TOTAL_SHARES", "PLAN_NOTICE_DATE", "DIVIDENT_RATIO",
+        "EX_DIVIDEND_DAYS", "EQUITY_RECORD_DAYS", "ORG_NAME",
+    )
+
+    def em_bonus(self, call: Call) -> Reply:
+        code = call.params["filter"].split('"')[1]
+        plans = [(D("2025-06-20"), None, 1.5), *((ex, per_10, None) for ex, per_10 in self.bonus.get(code, {}).items())]
+        data = []
+        for ex, per_10, cash in plans:
+            stamp = f"{ex} 00:00:00"
+            values = dict.fromkeys(self.BONUS_FIELDS)
+            values |= {
+                "SECURITY_CODE": code, "SECURITY_NAME_ABBR": code, "SECUCODE": f"{code}.SH", "BONUS_IT_RATIO": per_10,
+                "BONUS_RATIO": None, "IT_RATIO": per_10, "PRETAX_BONUS_RMB": cash, "PUBLISH_DATE": stamp,
+                "EQUITY_RECORD_DATE": f"{ex - timedelta(days=1)} 00:00:00", "EX_DIVIDEND_DATE": stamp,
+                "REPORT_DATE": "2024-12-31 00:00:00", "ASSIGN_PROGRESS": "实施分配",
+                "IMPL_PLAN_PROFILE": (f"10转{per_10:g}" if per_10 else f"10派{cash:g}元(含税)"),
+                "NOTICE_DATE": stamp, "PLAN_NOTICE_DATE": stamp, "TOTAL_SHARES": 4.2e8,
+            }
+            data.append(values)
+        return Reply(body={"version": "x", "result": {"pages": 1, "data": data, "count": len(data)},
+                           "success": True, "message": "ok", "code": 0})
+
     CONSTITUENTS = (
         ("688256", "寒武纪", 9.8),
         ("688041", "海光信息", 8.9),
@@ -344,6 +381,15 @@ class Market:
             bars = [b for b in bars if lo <= self.yahoo_stamp(b.day, tz, kind) < hi]
         else:  # range=1d: the time-zone lookup
             bars = bars[-1:]
+        splits = self.splits.get(ticker, {})
+        if splits:
+            def restated(b: Bar) -> Bar:
+                f = 1.0
+                for ex, ratio in splits.items():
+                    f = f * ratio if b.day < ex else f
+                return Bar(b.day, b.open / f, b.high / f, b.low / f, b.close / f, b.volume * f)
+
+            bars = [restated(b) for b in bars]
         stamps = [self.yahoo_stamp(b.day, tz, kind) for b in bars]
         divs = self.dividends.get(key, {})
         # adjclose back-adjusts every bar before an ex-date by its dividend; close never is.
@@ -360,6 +406,13 @@ class Market:
             if divs
             else {}
         )
+        shown = {ex: r for ex, r in splits.items() if stamps and stamps[0] <= self.yahoo_stamp(ex, tz, kind) <= stamps[-1]}
+        if shown:
+            events["splits"] = {
+                str(self.yahoo_stamp(ex, tz, kind)): {"date": self.yahoo_stamp(ex, tz, kind), "numerator": r,
+                                                      "denominator": 1, "splitRatio": f"{r:g}:1"}
+                for ex, r in shown.items()
+            }
         gmtoffset = int(datetime.now(ZoneInfo(tz)).utcoffset().total_seconds())
         last = stamps[-1] if stamps else 0
         period = {"timezone": "X", "start": last, "end": last + 23400, "gmtoffset": gmtoffset}
@@ -426,6 +479,7 @@ def serve(net: FakeNet, market: Market) -> FakeNet:
     net.route(EM_KLINE, market.em_kline)
     net.route(EM_CLIST, market.em_clist)
     net.route(EM_DATACENTER, market.em_datacenter)
+    net.route(EM_BONUS, market.em_bonus)
     net.route(CSINDEX, market.csindex)
     net.route(YAHOO_CHART, market.yahoo_chart)
     net.route(YAHOO_SHARES, market.yahoo_shares)
