@@ -228,13 +228,14 @@ class MarketDataProvider(ConfigurableResource, ABC):
     def fetch(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
         """The dataset's rows in [start, end]; for an as-of dataset, plus the value in force at start."""
         if not dataset.as_of:
-            return self._fetch(dataset, ids, start, end)
+            return self.fetch_span(dataset, ids, start, end)
         lookback = self.as_of_lookback(dataset)
         fetch_start = date.min if lookback is None else max(date.min, start - lookback)
-        result = self._fetch(dataset, ids, fetch_start, end)
+        result = self.fetch_span(dataset, ids, fetch_start, end)
         return replace(result, frame=carry_in(dataset, result.frame, start, end))
 
-    def _fetch(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
+    def fetch_span(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> FetchResult:
+        """The dataset's rows in exactly [start, end], without the as-of widening of fetch()."""
         method = {
             INDEX_PRICES.name: self.index_prices,
             STOCK_PRICES.name: self.stock_prices,

@@ -146,9 +146,9 @@ class LiveProvider(ResilientProvider):
                     result_failures = {i: f"{name} hosts unreachable at the start of this run" for i in group}
                 else:
                     try:
-                        # _fetch, not fetch: this provider's own fetch already widened the window for
+                        # fetch_span, not fetch: this provider's own fetch already widened the window for
                         # the carry-in rule, and carrying in twice would restamp inside the widened span.
-                        result = providers[name]._fetch(dataset, group, start, end)
+                        result = providers[name].fetch_span(dataset, group, start, end)
                     except Exception as exc:  # noqa: BLE001 - a broken adapter must not hide the fallback
                         result = FetchResult(
                             dataset,
@@ -198,7 +198,7 @@ class LiveProvider(ResilientProvider):
                 if name in self._down:
                     continue
                 try:
-                    other = providers[name]._fetch(dataset, [entity_id], start, end).frame
+                    other = providers[name].fetch_span(dataset, [entity_id], start, end).frame
                 except Exception as exc:  # noqa: BLE001 - the first answer's good rows still load
                     log.warning("%s %s: %s; %s failed too: %s", dataset.name, entity_id, why, name, describe(exc))
                     continue

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -219,14 +220,16 @@ def throttle(host: str, requests_per_second: float) -> None:
     t.wait(requests_per_second)
 
 
-# akshare calls requests.get without a timeout (or with its own: 15 s for HK history, 30 s for the share
-# structure) and parses bodies without checking the status, so a 429 would surface as a JSON error and a
+# The project's one patch of a library, a pinned workaround: akshare calls requests.get without a timeout
+# (reported upstream as akfamily/akshare#7244; 1.19.5 still does, or uses its own: 15 s for HK history, 30 s
+# for the share structure), offers no session to pass in, and parses bodies without checking the status, so a 429 would surface as a JSON error and a
 # stalled host would hang for as long as akshare chose. Inside http_guard() every requests call waits its
 # turn for the host, gets at most the guard's timeout, and raises HTTPError on 429/5xx. The patch on
 # requests.Session.request is installed by the first guard (importing this module changes nothing), is
 # inert outside a guard, and the guard is per thread (a ContextVar).
 _GUARD: ContextVar[tuple[float, float] | None] = ContextVar("ctr_http_guard", default=None)
 _INSTALL_LOCK = threading.Lock()
+_REQUESTS_GUARD_INSTALLED: list[bool] = []
 # requests.Session.request(method, url, params, data, headers, cookies, files, auth, timeout, ...)
 _TIMEOUT_ARG = 6
 
@@ -254,9 +257,9 @@ def _install_requests_guard() -> None:
     import requests
 
     with _INSTALL_LOCK:
-        original = requests.Session.request
-        if getattr(original, "_ctr_guard", False):
+        if _REQUESTS_GUARD_INSTALLED:
             return
+        original = requests.Session.request
 
         def request(self, method, url, *args, **kwargs):
             guard = _GUARD.get()
@@ -279,53 +282,32 @@ def _install_requests_guard() -> None:
                 )
             return response
 
-        request._ctr_guard = True  # type: ignore[attr-defined]
         requests.Session.request = request
+        _REQUESTS_GUARD_INSTALLED.append(True)
 
 
 # yfinance sends its requests through a curl_cffi session with timeouts of its own choosing (10 s for the
-# time-zone lookup, 30 s for share counts and the cookie/crumb handshake). Inside curl_guard() every
-# curl_cffi request waits its turn for the host and gets at most the guard's timeout; statuses are left to
-# yfinance, which turns them into its typed errors. Installed on first use, inert outside a guard.
-_CURL_GUARD: ContextVar[tuple[float, float] | None] = ContextVar("ctr_curl_guard", default=None)
-
-
-@contextmanager
-def curl_guard(timeout_s: float, requests_per_second: float):
-    _install_curl_guard()
-    token = _CURL_GUARD.set((timeout_s, requests_per_second))
-    try:
-        yield
-    finally:
-        _CURL_GUARD.reset(token)
-
-
-def _install_curl_guard() -> None:
+# time-zone lookup, 30 s for share counts and the cookie/crumb handshake). It takes a session of ours
+# (`Ticker(symbol, session=...)`, yfinance's documented option): every request through this one waits its
+# turn for the host and gets at most our timeout, and a 429/503 leaves its Retry-After for the retry's
+# wait. Statuses are left to yfinance, which turns them into its typed errors.
+@cache
+def guarded_curl_session(timeout_s: float, requests_per_second: float):
     from curl_cffi import requests as curl_requests
 
-    with _INSTALL_LOCK:
-        original = curl_requests.Session.request
-        if getattr(original, "_ctr_guard", False):
-            return
-
+    class GuardedCurlSession(curl_requests.Session):
         def request(self, method, url, *args, **kwargs):
-            guard = _CURL_GUARD.get()
-            if guard is None:
-                return original(self, method, url, *args, **kwargs)
-            timeout_s, rps = guard
-            throttle(str(url), rps)
+            throttle(str(url), requests_per_second)
             given = kwargs.get("timeout")
             # curl_cffi's "not set" sentinel means the session default (30 s): cap that as well.
-            kwargs["timeout"] = capped_timeout(
-                given if isinstance(given, (int, float, tuple)) else None, timeout_s
-            )
-            response = original(self, method, url, *args, **kwargs)
+            kwargs["timeout"] = capped_timeout(given if isinstance(given, (int, float, tuple)) else None, timeout_s)
+            response = super().request(method, url, *args, **kwargs)
             if response.status_code in (429, 503):
                 _RETRY_AFTER.set(parse_retry_after(response.headers.get("Retry-After")))
             return response
 
-        request._ctr_guard = True  # type: ignore[attr-defined]
-        curl_requests.Session.request = request
+    # The browser yfinance itself impersonates when it opens its own session.
+    return GuardedCurlSession(impersonate="chrome")
 
 
 def first_success(

@@ -31,7 +31,7 @@ from orchestration.resources.providers.resilience import (
     TransientError,
     call_with_retry,
     combine,
-    curl_guard,
+    guarded_curl_session,
     tidy,
     within,
 )
@@ -139,19 +139,18 @@ class YFinanceProvider(ResilientProvider):
     def source_name(self) -> str:
         return "yfinance"
 
-    def _guard(self):
-        """Every request yfinance sends (time zone, cookie, crumb, data) is throttled per host and bounded by
-        request_timeout_s, whatever timeout yfinance picked for it."""
-        return curl_guard(self.request_timeout_s, self.requests_per_second)
+    def _session(self):
+        """Every request yfinance sends (time zone, cookie, crumb, data) goes through this session: throttled
+        per host and bounded by request_timeout_s, whatever timeout yfinance picked for it."""
+        return guarded_curl_session(self.request_timeout_s, self.requests_per_second)
 
     def _each(self, dataset, ids, fetch_one):
         _yf()
         open_persistent_caches()
         return super()._each(dataset, ids, fetch_one)
 
-    @staticmethod
-    def _ticker(symbol: str):
-        return _yf().Ticker(symbol)
+    def _ticker(self, symbol: str):
+        return _yf().Ticker(symbol, session=self._session())
 
     def _history(self, ticker: str, start: date, end: date, tz: str, what: str) -> pd.DataFrame:
         # Asked through today, not just to `end`: Yahoo's close is split-adjusted for every split up to
@@ -159,17 +158,16 @@ class YFinanceProvider(ResilientProvider):
         through = max(end, today_in(tz))
 
         def call() -> pd.DataFrame:
-            with self._guard():
-                raw = self._ticker(ticker).history(
-                    start=(start - PAD).isoformat(),
-                    end=(through + timedelta(days=1)).isoformat(),  # end is exclusive
-                    interval="1d",
-                    auto_adjust=False,
-                    actions=True,
-                    # repair=False (the default), on purpose: docs/data-quality.md, "yfinance's repair".
-                    repair=False,
-                    timeout=self.request_timeout_s,
-                )
+            raw = self._ticker(ticker).history(
+                start=(start - PAD).isoformat(),
+                end=(through + timedelta(days=1)).isoformat(),  # end is exclusive
+                interval="1d",
+                auto_adjust=False,
+                actions=True,
+                # repair=False (the default), on purpose: docs/data-quality.md, "yfinance's repair".
+                repair=False,
+                timeout=self.request_timeout_s,
+            )
             if raw is not None and not raw.empty:
                 # history() stamps daily bars at exchange-local midnight; convert explicitly, never via UTC.
                 raw = raw.assign(trade_date=local_dates(raw.index, str(raw.index.tz or tz)))
@@ -211,10 +209,9 @@ class YFinanceProvider(ResilientProvider):
             lst, what = listing(symbol), f"shares {symbol}"
 
             def call() -> pd.DataFrame:
-                with self._guard():
-                    series = self._ticker(lst.symbol).get_shares_full(
-                        start=start.isoformat(), end=(end + timedelta(days=1)).isoformat()
-                    )
+                series = self._ticker(lst.symbol).get_shares_full(
+                    start=start.isoformat(), end=(end + timedelta(days=1)).isoformat()
+                )
                 if series is None or len(series) == 0:
                     raise EmptyAnswer(f"{what}: Yahoo returned no share-count history")
                 index = pd.DatetimeIndex(series.index)
