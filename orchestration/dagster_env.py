@@ -20,6 +20,8 @@ from dotenv import load_dotenv
 from orchestration.settings import PROJECT_ROOT
 
 ENV_FILE = PROJECT_ROOT / ".env"
+# What the tracked .env may hold (tests/test_security.py): these, never a secret.
+SETTINGS = ("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "DAGSTER_EVENT_BATCH_SIZE")
 
 
 def use() -> None:

@@ -25,8 +25,8 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from orchestration.definitions import build_warehouse
 from orchestration.instance import write_instance_yaml
+from orchestration.resources import build_warehouse
 from orchestration.resources.ducklake import DuckLakeWarehouse
 from orchestration.settings import PROJECT_ROOT, SEEDS_DIR, Settings
 from tests.ducklake.conftest import scratch_database
