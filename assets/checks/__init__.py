@@ -5,7 +5,7 @@
 | freshness    | latest trade_date = latest closed session per id (raw + marts)       | WARN           |
 | totals       | basket = sum of members, 1Y change, FX coverage, members priced,     | ERROR / WARN   |
 |              | STAR50/HSTECH snapshot counts and weights                            |                |
-| sanity       | no zero/negative prices or rates (blocking), big daily moves         | ERROR / WARN   |
+| sanity       | no zero/negative prices, rates or share counts in raw (backstop)     | ERROR blocking |
 | plausibility | every headline quantity day on day; blocks publication (audits)     | ERROR blocking |
 | source_reconciliation | STAR50/HSTECH closes agree across akshare and yfinance (live) | WARN           |
 

@@ -1,10 +1,11 @@
-"""Value sanity on the raw tables: impossible values block the marts, implausible ones warn.
+"""Value sanity on the raw tables: a zero, negative or infinite price or rate can only be a broken feed,
+and every return and market cap built on it would be wrong, so the check is ERROR and blocking: the marts
+in the same run do not build. The load already refuses such values (a snapshot file whole, a live answer
+value by value, into audit.quarantine); this is the backstop for rows that reached the table another way.
 
-A zero, negative or infinite price or rate can only be a broken feed, and every return and market cap built on
-it would be wrong, so that check is ERROR and blocking: the marts in the same run do not build. A
-20% index day or a 60% stock day can be real (and the synthetic sample has none), so those WARN and
-name the rows for a human to look at. A stock move that a change in shares outstanding offsets (a
-split) is not flagged: price times shares, the market cap, is what must not jump.
+How far a close, a share count or an FX rate may move from one day to the next is the plausibility
+audits' to judge (assets/checks/plausibility.py): on the marts the headline reads, over the run's window,
+blocking publication, and knowing the splits the sources report.
 """
 # No `from __future__ import annotations`: Dagster reads the Config and resource annotations at
 # decoration time.
@@ -20,16 +21,10 @@ from dagster import (
 from assets.checks.common import raw_key, rows_table
 from orchestration.datasets import (
     DATASETS,
-    INDEX_PRICES,
     MAX_ABS_VALUE,
-    SHARES_OUTSTANDING,
-    STOCK_PRICES,
     Dataset,
 )
 from orchestration.resources.warehouse import Warehouse
-
-INDEX_MOVE_LIMIT = 0.20
-STOCK_MOVE_LIMIT = 0.60
 
 
 def non_positive_rows(wh, dataset: Dataset) -> tuple[list[str], list[tuple], int]:
@@ -66,83 +61,6 @@ def check_positive_values(wh, dataset: Dataset) -> AssetCheckResult:
     )
 
 
-def _moves_cte(dataset: Dataset) -> str:
-    """Each row of a price table with the entity's previous close: the day-on-day move both checks measure."""
-    entity = dataset.entity_column
-    return f"""moves as (
-    select {entity}, trade_date, close,
-           lag(trade_date) over w as previous_date,
-           lag(close) over w as previous_close
-    from {dataset.table}
-    window w as (partition by {entity} order by trade_date)
-)"""
-
-
-INDEX_MOVES_SQL = f"""
-with {_moves_cte(INDEX_PRICES)}
-select index_id, previous_date, trade_date, previous_close, close, close / previous_close - 1 as move
-from moves
-where previous_close > 0 and abs(close / previous_close - 1) > ?
-order by abs(close / previous_close - 1) desc, index_id, trade_date
-"""
-
-
-def _moves_result(columns, rows, limit: float, what: str, unexplained: str) -> AssetCheckResult:
-    return AssetCheckResult(
-        passed=not rows,
-        severity=AssetCheckSeverity.WARN,
-        description=(
-            f"No {what} moved more than {limit:.0%} in a day{unexplained}."
-            if not rows
-            else f"{len(rows)} {what} day(s) moved more than {limit:.0%}{unexplained}: "
-            + ", ".join(f"{r[0]} {r[2]} {r[5]:+.1%}" for r in rows[:5])
-        ),
-        metadata={
-            "limit": limit,
-            "failing_rows": len(rows),
-            "failing_ids": MetadataValue.json(sorted({r[0] for r in rows})),
-            "moves": rows_table(columns, rows),
-        },
-    )
-
-
-def check_index_moves(wh, limit: float = INDEX_MOVE_LIMIT) -> AssetCheckResult:
-    columns, rows = wh.query(INDEX_MOVES_SQL, [limit])
-    return _moves_result(columns, rows, limit, "index", "")
-
-
-# A move is explained when the market cap (close x shares outstanding as of each day) stays within the
-# limit, i.e. the shares changed by about the inverse of the price: a split or a consolidation.
-STOCK_MOVES_SQL = f"""
-with {_moves_cte(STOCK_PRICES)},
-big as (
-    select * from moves
-    where previous_close > 0 and abs(close / previous_close - 1) > $1
-),
-with_shares as (
-    select big.*, now_shares.shares_outstanding as shares, before.shares_outstanding as previous_shares
-    from big
-    asof left join {SHARES_OUTSTANDING.table} as now_shares
-        on big.symbol = now_shares.symbol and big.trade_date >= now_shares.as_of_date
-    asof left join {SHARES_OUTSTANDING.table} as before
-        on big.symbol = before.symbol and big.previous_date >= before.as_of_date
-)
-select symbol, previous_date, trade_date, previous_close, close,
-       close / previous_close - 1 as move,
-       previous_shares, shares,
-       close * shares / (previous_close * previous_shares) - 1 as market_cap_move
-from with_shares
-where previous_shares is null or shares is null or previous_shares <= 0
-   or abs(close * shares / (previous_close * previous_shares) - 1) > $1
-order by abs(close / previous_close - 1) desc, symbol, trade_date
-"""
-
-
-def check_stock_moves(wh, limit: float = STOCK_MOVE_LIMIT) -> AssetCheckResult:
-    columns, rows = wh.query(STOCK_MOVES_SQL, [limit])
-    return _moves_result(columns, rows, limit, "stock", " without a matching change in shares outstanding")
-
-
 def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
     @asset_check(
         asset=raw_key(dataset),
@@ -158,31 +76,7 @@ def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
     return _check
 
 
-@asset_check(
-    asset=raw_key(INDEX_PRICES),
-    name="daily_move_within_20pct",
-    description=f"No index close moves more than {INDEX_MOVE_LIMIT:.0%} from its previous close (WARN).",
-)
-def index_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
-    with warehouse.session() as wh:
-        return check_index_moves(wh)
-
-
-@asset_check(
-    asset=raw_key(STOCK_PRICES),
-    name="daily_move_within_60pct_unless_split",
-    description=f"No stock close moves more than {STOCK_MOVE_LIMIT:.0%} from its previous close unless shares "
-    "outstanding changed to match (a split) (WARN).",
-    additional_deps=[raw_key(SHARES_OUTSTANDING)],
-)
-def stock_daily_move_check(warehouse: Warehouse) -> AssetCheckResult:
-    with warehouse.session() as wh:
-        return check_stock_moves(wh)
-
-
 def build_sanity_checks() -> list[AssetChecksDefinition]:
     return [
         *[_positive_check(d) for d in DATASETS if d.positive_columns],
-        index_daily_move_check,
-        stock_daily_move_check,
     ]

@@ -19,8 +19,6 @@ EXPECTED = {
     ("raw/stock_prices", "positive_values"): True,
     ("raw/fx_rates", "positive_values"): True,
     ("raw/shares_outstanding", "positive_values"): True,
-    ("raw/index_prices", "daily_move_within_20pct"): False,
-    ("raw/stock_prices", "daily_move_within_60pct_unless_split"): False,
     ("marts/fct_ai_basket_market_cap", "members_priced_equals_listed_members"): False,
     ("raw/index_constituents", "snapshot_counts_and_weights"): False,
     # The plausibility audits: blocking, so a failure holds the publication back.

@@ -1,23 +1,20 @@
-"""Value sanity: non-positive values (ERROR, blocking), big index and stock moves (WARN)."""
+"""Value sanity: non-positive values (ERROR, blocking); day-on-day moves are the plausibility audits'."""
 
 from datetime import date
 
 import pandas as pd
 from dagster import AssetCheckSeverity, AssetKey, Definitions
 
-from assets.checks.sanity import check_index_moves, check_positive_values, check_stock_moves
+from assets.checks.sanity import check_positive_values
 from orchestration.datasets import FX_RATES, INDEX_PRICES, SHARES_OUTSTANDING, STOCK_PRICES
 from orchestration.resources.providers.base import FetchResult
 from orchestration.resources.providers.snapshot import SnapshotProvider
-from tests.checks.conftest import insert
 from tests.conftest import run_range
 
 
 def test_clean_data_passes(warehouse_copy):
     for dataset in (INDEX_PRICES, STOCK_PRICES, FX_RATES, SHARES_OUTSTANDING):
         assert check_positive_values(warehouse_copy, dataset).passed
-    assert check_index_moves(warehouse_copy).passed
-    assert check_stock_moves(warehouse_copy).passed
 
 
 def test_zero_or_negative_price_is_an_error_naming_the_rows(warehouse_copy):
@@ -38,37 +35,6 @@ def test_infinite_or_overflowing_values_already_in_raw_are_an_error(warehouse_co
     assert not stock.passed and stock.severity == AssetCheckSeverity.ERROR
     assert stock.metadata["failing_ids"].value == ["NVDA"]
     assert not fx.passed and fx.metadata["failing_ids"].value == ["CNY"]
-
-
-def test_index_move_beyond_20pct_warns(warehouse_copy):
-    warehouse_copy.execute(
-        "update raw.index_prices set close = close * 1.3 where index_id = 'STAR50' and trade_date = '2026-01-14'")
-    result = check_index_moves(warehouse_copy)
-    assert not result.passed and result.severity == AssetCheckSeverity.WARN
-    # The jump and the fall back the next day.
-    assert result.metadata["failing_rows"].value == 2
-    assert "STAR50 2026-01-14 +" in result.description
-
-
-def test_stock_move_beyond_60pct_warns_unless_shares_split(tiny):
-    days = [date(2024, 6, 5), date(2024, 6, 6), date(2024, 6, 7), date(2024, 6, 10)]
-    insert(tiny, "raw.stock_prices",
-           [("NVDA", days[0], 1200.0, "USD"), ("NVDA", days[1], 1210.0, "USD"), ("NVDA", days[2], 1208.0, "USD"),
-            ("NVDA", days[3], 121.0, "USD"),
-            ("AMD", days[0], 160.0, "USD"), ("AMD", days[1], 300.0, "USD")],
-           "symbol, trade_date, close, currency")
-    insert(tiny, "raw.shares_outstanding",
-           [("NVDA", date(2024, 1, 2), 2.46e9), ("NVDA", days[3], 24.6e9), ("AMD", date(2024, 1, 2), 1.6e9)],
-           "symbol, as_of_date, shares_outstanding")
-    result = check_stock_moves(tiny)
-    # NVDA's 10:1 split is offset by its shares; AMD's +87.5% is not.
-    assert not result.passed and result.severity == AssetCheckSeverity.WARN
-    assert result.metadata["failing_ids"].value == ["AMD"]
-    tiny.execute("delete from raw.stock_prices where symbol = 'AMD'")
-    assert check_stock_moves(tiny).passed
-    # Without the split row in shares outstanding, NVDA's fall is flagged.
-    tiny.execute("delete from raw.shares_outstanding where symbol = 'NVDA' and as_of_date = '2024-06-10'")
-    assert check_stock_moves(tiny).metadata["failing_ids"].value == ["NVDA"]
 
 
 class BadPriceProvider(SnapshotProvider):
