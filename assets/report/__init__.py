@@ -256,6 +256,21 @@ def _mismatched(rows: pd.DataFrame) -> bool:
     return bool(rows.dates_mismatched.fillna(False).any())
 
 
+def _returns_table(returns: pd.DataFrame, with_currency: bool) -> list[str]:
+    """One line per index: its MTD, YTD and 1Y returns as of its latest close."""
+    lines = ["| index | currency | as of | MTD | YTD | 1Y |" if with_currency else "| index | as of | MTD | YTD | 1Y |",
+             "|---|---|---|---|---|---|" if with_currency else "|---|---|---|---|---|"]
+    for _, rows in returns.groupby("subject", sort=False):
+        by_period = dict(zip(rows.period, rows.value, strict=True))
+        stale = " (dates mismatched)" if _mismatched(rows) else ""
+        currency = f" | {rows.currency.iloc[0] or 'n/a'}" if with_currency else ""
+        lines.append(
+            f"| {rows.subject_name.iloc[0]}{currency} | {rows.value_date.iloc[0]:%Y-%m-%d}{stale}"
+            f" | {_pct(by_period.get('MTD'))} | {_pct(by_period.get('YTD'))} | {_pct(by_period.get('1Y'))} |"
+        )
+    return lines
+
+
 def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
     """The report as Markdown; `image(chart)` gives each chart's URL (a file name, or a data: URI)."""
     table, label = h.table, h.label
@@ -289,31 +304,12 @@ def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
             "",
             "Price returns in each index's own (local) currency; in US dollars in the second table.",
             "",
-            "| index | currency | as of | MTD | YTD | 1Y |",
-            "|---|---|---|---|---|---|",
-        ]
-        for subject, rows in idx.groupby("subject", sort=False):
-            by_period = dict(zip(rows.period, rows.value, strict=True))
-            stale = " (dates mismatched)" if _mismatched(rows) else ""
-            out.append(
-                f"| {rows.subject_name.iloc[0]} | {rows.currency.iloc[0] or 'n/a'}"
-                f" | {rows.value_date.iloc[0]:%Y-%m-%d}{stale} | {_pct(by_period.get('MTD'))}"
-                f" | {_pct(by_period.get('YTD'))} | {_pct(by_period.get('1Y'))} |"
-            )
-        out += [
+            *_returns_table(idx, with_currency=True),
             "",
             "In US dollars (each close converted with the FX rate as of its date, `marts.fct_fx_rates`):",
             "",
-            "| index | as of | MTD | YTD | 1Y |",
-            "|---|---|---|---|---|",
+            *_returns_table(usd, with_currency=False),
         ]
-        for subject, rows in usd.groupby("subject", sort=False):
-            by_period = dict(zip(rows.period, rows.value, strict=True))
-            stale = " (dates mismatched)" if _mismatched(rows) else ""
-            out.append(
-                f"| {rows.subject_name.iloc[0]} | {rows.value_date.iloc[0]:%Y-%m-%d}{stale} | {_pct(by_period.get('MTD'))}"
-                f" | {_pct(by_period.get('YTD'))} | {_pct(by_period.get('1Y'))} |"
-            )
         out += ["", "**Who outperformed whom**, each in its local currency, then all in USD", ""]
         rankings = [*idx.groupby("period", sort=False), *((f"{p} in USD", r) for p, r in usd.groupby("period", sort=False))]
         for period, rows in rankings:

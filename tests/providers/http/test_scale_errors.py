@@ -98,12 +98,21 @@ def held(sample, tmp_path, net, market, clock):
     target = published_path_for(database)
     before = target.read_bytes()
 
-    raw = [a for a in build_raw_assets(daily_partitions(date(2025, 11, 3))) if a.key.path[1] in LOADED]
-    tags = {RANGE_START_TAG: DAY.isoformat(), RANGE_END_TAG: DAY.isoformat()}
+    loaded, result, headline = load_then_build(tmp_path, env, database, LOADED, DAY, DAY)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return {"database": database, "result": result, "evaluations": evaluations, "before": before,
+            "target": target, "headline": headline, "loaded": loaded,
+            "bad": {"close": bad_close, "yen": 1 / bad_yen, "count": bad_count}}
+
+
+def load_then_build(tmp_path, env: dict, database, raw_tables, start: date, end: date):
+    """Load `raw_tables` for [start, end] from the live providers over the fake wire, then build everything
+    after raw as a run of the project would; returns the load, the build and the headline it prints."""
+    raw = [a for a in build_raw_assets(daily_partitions(date(2025, 11, 3))) if a.key.path[1] in raw_tables]
+    tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
     loaded = materialize(raw, resources={"provider": LiveProvider(**FAST),
                                          "warehouse": DuckDBFileWarehouse(database=database)}, tags=tags)
     assert loaded.success
-
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -111,13 +120,10 @@ def held(sample, tmp_path, net, market, clock):
     with env_set(env), DagsterInstance.from_config(str(home)) as instance:
         defs = build_definitions(Settings())
         rest = [k for k in defs.resolve_all_asset_keys() if k.path[0] != "raw"]
-        result = run_range(defs, instance, DAY.isoformat(), DAY.isoformat(), rest)
-        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        result = run_range(defs, instance, start.isoformat(), end.isoformat(), rest)
         headline = io.StringIO()
         print_headline(Settings(), headline)
-    return {"database": database, "result": result, "evaluations": evaluations, "before": before,
-            "target": target, "headline": headline.getvalue(), "loaded": loaded,
-            "bad": {"close": bad_close, "yen": 1 / bad_yen, "count": bad_count}}
+    return loaded, result, headline.getvalue()
 
 
 def raw_rows(database, sql, params=()):

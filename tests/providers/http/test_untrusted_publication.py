@@ -10,29 +10,17 @@ then dbt, the audits and the publication run. The upstreams serve the sample's o
 The run publishes: the published copy holds the right close for each (the next source's, or the one
 the warehouse already held), none of the refused values, and audit.quarantine says what was set aside."""
 
-import io
-import shutil
 from datetime import date
 
 import duckdb
 import pytest
-from dagster import DagsterInstance, materialize
 
 from assets.publish import published_path_for
-from assets.raw import build_raw_assets
 from orchestration import audit_log
-from orchestration.cli import print_headline
-from orchestration.definitions import build_definitions
-from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG, daily_partitions
-from orchestration.resources.providers.live import LiveProvider
-from orchestration.resources.warehouse import DuckDBFileWarehouse
-from orchestration.settings import PROJECT_ROOT, Settings
-from tests.conftest import run_range
-from tests.providers.helpers import FAST
-from tests.providers.http.test_scale_errors import serve_the_sample
+from tests.providers.http.test_scale_errors import load_then_build, serve_the_sample
 from tests.providers.http.test_untrusted_values import _with_extra_kline
 from tests.providers.http.upstreams import EM_KLINE, Bar
-from tests.sample_slice import env_set, sample_warehouse
+from tests.sample_slice import sample_warehouse
 
 pytestmark = [
     pytest.mark.integration,
@@ -85,25 +73,11 @@ def published(sample, tmp_path, net, market, clock):
         net.route(EM_KLINE, _with_extra_kline(market, secid, line), when=lambda c, s=secid: c.params.get("secid") == s)
     market.bars["em:1.688041"] = [b for b in market.bars["em:1.688041"] if b.day != FRIDAY]
 
-    raw = [a for a in build_raw_assets(daily_partitions(date(2025, 11, 3))) if a.key.path[1] == "stock_prices"]
-    tags = {RANGE_START_TAG: FRIDAY.isoformat(), RANGE_END_TAG: SATURDAY.isoformat()}
-    loaded = materialize(raw, resources={"provider": LiveProvider(**FAST),
-                                         "warehouse": DuckDBFileWarehouse(database=database)}, tags=tags)
-    assert loaded.success
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {**env, "DAGSTER_HOME": str(home)}
-    with env_set(env), DagsterInstance.from_config(str(home)) as instance:
-        defs = build_definitions(Settings())
-        rest = [k for k in defs.resolve_all_asset_keys() if k.path[0] != "raw"]
-        result = run_range(defs, instance, FRIDAY.isoformat(), SATURDAY.isoformat(), rest)
-        headline = io.StringIO()
-        print_headline(Settings(), headline)
+    loaded, result, headline = load_then_build(tmp_path, env, database, ("stock_prices",), FRIDAY, SATURDAY)
     [event] = loaded.get_asset_materialization_events()[:1]
     return {"database": database, "target": published_path_for(database), "stored": stored,
             "loaded_source": event.materialization.metadata["source"].value,
-            "loaded": loaded, "result": result, "headline": headline.getvalue(), "tencent": tencent}
+            "loaded": loaded, "result": result, "headline": headline, "tencent": tencent}
 
 
 def test_only_the_untrusted_values_are_refused_and_the_rest_publishes(published):
