@@ -36,49 +36,6 @@ paired as (
         on benchmark_returns.index_id = index_returns.index_id
         and benchmark_returns.trade_date = index_returns.trade_date
 
-),
-
-by_period as (
-
-    select
-        index_id, benchmark_id, trade_date, 'MTD' as period,
-        mtd_return as index_return,
-        benchmark_mtd_return as benchmark_return
-    from paired
-
-    union all
-
-    select
-        index_id, benchmark_id, trade_date, 'YTD' as period,
-        ytd_return as index_return,
-        benchmark_ytd_return as benchmark_return
-    from paired
-
-    union all
-
-    select
-        index_id, benchmark_id, trade_date, '1Y' as period,
-        trailing_1y_return as index_return,
-        benchmark_trailing_1y_return as benchmark_return
-    from paired
-
-),
-
-final as (
-
-    -- arithmetic and comparison with NULL stay NULL: no verdict when either side is unknown
-    select
-        index_id,
-        benchmark_id,
-        trade_date,
-        period,
-        index_return,
-        benchmark_return,
-        index_return - benchmark_return as excess_return,
-        index_return - benchmark_return > 0 as outperformed
-
-    from by_period
-
 )
 
-select * from final
+{{ relative_performance_periods('paired') }}

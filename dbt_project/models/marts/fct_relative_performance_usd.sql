@@ -41,38 +41,6 @@ paired as (
     left join usd as year_back
         on b.benchmark_id = year_back.index_id and b.benchmark_one_year_back_date = year_back.trade_date
 
-),
-
-by_period as (
-
-    select index_id, benchmark_id, trade_date, 'MTD' as period,
-        mtd_return_usd as index_return, benchmark_mtd_return_usd as benchmark_return
-    from paired
-    union all
-    select index_id, benchmark_id, trade_date, 'YTD',
-        ytd_return_usd, benchmark_ytd_return_usd
-    from paired
-    union all
-    select index_id, benchmark_id, trade_date, '1Y',
-        trailing_1y_return_usd, benchmark_trailing_1y_return_usd
-    from paired
-
-),
-
-final as (
-
-    select
-        index_id,
-        benchmark_id,
-        trade_date,
-        period,
-        index_return,
-        benchmark_return,
-        index_return - benchmark_return as excess_return,
-        index_return - benchmark_return > 0 as outperformed
-
-    from by_period
-
 )
 
-select * from final
+{{ relative_performance_periods('paired', suffix='_usd') }}
