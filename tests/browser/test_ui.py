@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,8 +107,13 @@ def test_the_asset_graph_lists_the_marts_with_their_checks_passing(ui_url, page,
     # Each mart node carries its checks' summary, e.g. "16 / 16 Passed".
     page.get_by_text(re.compile(r"\d+ / \d+ Passed")).first.wait_for()
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=screenshots / "01_asset_graph_marts.png")
+    # The nodes' check summaries arrive one query at a time after the graph draws: wait for all of them.
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
     summaries = re.findall(r"(\d+) / (\d+) Passed", page.inner_text("body"))
+    while len(summaries) < len(MARTS) and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        summaries = re.findall(r"(\d+) / (\d+) Passed", page.inner_text("body"))
+    page.screenshot(path=screenshots / "01_asset_graph_marts.png")
     assert len(summaries) >= len(MARTS), summaries
     assert all(passed == total for passed, total in summaries), summaries
 
