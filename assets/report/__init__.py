@@ -239,30 +239,17 @@ def png_bytes(fig: Any, dpi: int, palette: bool = False) -> bytes:
     return small.getvalue()
 
 
-def _pct(value: Any, scale: float = 100.0, signed: bool = True) -> str:
-    if value is None or pd.isna(value):
-        return "n/a"
-    return f"{scale * value:+.1f}%" if signed else f"{scale * value:.2f}%"
-
-
-def _usd_bn(value: Any, signed: bool = False) -> str:
-    if value is None or pd.isna(value):
-        return "n/a"
-    sign = ("+" if value >= 0 else "-") if signed else ""
-    return f"{sign}USD {abs(value) / 1e9:,.1f} bn"
-
-
-def _mismatched(rows: pd.DataFrame) -> bool:
-    return bool(rows.dates_mismatched.fillna(False).any())
+def _pct(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{100 * value:+.1f}%"
 
 
 def _returns_table(returns: pd.DataFrame, with_currency: bool) -> list[str]:
     """One line per index: its MTD, YTD and 1Y returns as of its latest close."""
-    lines = ["| index | currency | as of | MTD | YTD | 1Y |" if with_currency else "| index | as of | MTD | YTD | 1Y |",
-             "|---|---|---|---|---|---|" if with_currency else "|---|---|---|---|---|"]
+    head = ["index", *(["currency"] if with_currency else []), "as of", "MTD", "YTD", "1Y"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, rows in returns.groupby("subject", sort=False):
         by_period = dict(zip(rows.period, rows.value, strict=True))
-        stale = " (dates mismatched)" if _mismatched(rows) else ""
+        stale = " (dates mismatched)" if rows.dates_mismatched.fillna(False).any() else ""
         currency = f" | {rows.currency.iloc[0] or 'n/a'}" if with_currency else ""
         lines.append(
             f"| {rows.subject_name.iloc[0]}{currency} | {rows.value_date.iloc[0]:%Y-%m-%d}{stale}"
@@ -272,7 +259,10 @@ def _returns_table(returns: pd.DataFrame, with_currency: bool) -> list[str]:
 
 
 def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
-    """The report as Markdown; `image(chart)` gives each chart's URL (a file name, or a data: URI)."""
+    """The report as Markdown; `image(chart)` gives each chart's URL (a file name, or a data: URI).
+
+    Every sentence is `marts.rpt_headline`'s `headline` (its wording lives there, once); this adds the
+    banners, the returns as two tables, the order of the lines and the charts."""
     table, label = h.table, h.label
     as_of = h.as_of or "the requested date"
     title = _titled(f"China tech rally: the headline as of {as_of}", label)
@@ -294,111 +284,36 @@ def report_markdown(h: Headline, image: Callable[[str], str]) -> str:
             "",
         ]
 
-    both = table[table.topic == "index_return"]
-    idx = both[both.measure == "return"]
+    returns = table[table.topic == "index_return"]
+    local = returns[returns.measure == "return"]
     # A USD index's USD return is its return: the report has one row for it, in both tables.
-    usd = both[(both.measure == "return_usd") | ((both.measure == "return") & (both.currency == "USD"))]
-    if len(idx):
+    usd = returns[(returns.measure == "return_usd") | ((returns.measure == "return") & (returns.currency == "USD"))]
+    if len(local):
         out += [
-            "## Index returns",
-            "",
-            "Price returns in each index's own (local) currency; in US dollars in the second table.",
-            "",
-            *_returns_table(idx, with_currency=True),
-            "",
-            "In US dollars (each close converted with the FX rate as of its date, `marts.fct_fx_rates`):",
-            "",
-            *_returns_table(usd, with_currency=False),
+            "## Index returns", "",
+            "Price returns in each index's own (local) currency; in US dollars in the second table.", "",
+            *_returns_table(local, with_currency=True), "",
+            "In US dollars (each close converted with the FX rate as of its date, `marts.fct_fx_rates`):", "",
+            *_returns_table(usd, with_currency=False), "",
+            "**Who outperformed whom**, best first in each period: in local currency, then in USD", "",
         ]
-        out += ["", "**Who outperformed whom**, each in its local currency, then all in USD", ""]
-        rankings = [*idx.groupby("period", sort=False), *((f"{p} in USD", r) for p, r in usd.groupby("period", sort=False))]
-        for period, rows in rankings:
-            ranked = rows[rows.value.notna()].sort_values("value", ascending=False)
-            if len(ranked):
-                mixed = ranked.value_date.nunique() > 1 and ranked.dates_mismatched.any()
-                stale = " (dates mismatched: the ranking mixes dates)" if mixed else ""
-                out.append(
-                    f"- {period}: "
-                    + " > ".join(f"{r.subject_name} {_pct(r.value)} to {r.value_date:%Y-%m-%d}" for r in ranked.itertuples())
-                    + stale
-                )
-            else:
-                out.append(f"- {period}: n/a (no reference close in the data)")
-        versus = both[both.benchmark_id.notna()]
-        if len(versus):
-            out += ["", ("| index | period | in | index return | as of | benchmark | benchmark return | as of"
-                         " | excess (pts) | outperformed |"), "|---|---|---|---|---|---|---|---|---|---|"]
-            for r in versus.itertuples():
-                basis = "USD" if r.measure == "return_usd" else "local currency"
-                excess = "n/a" if pd.isna(r.excess_return) else f"{100 * r.excess_return:+.1f}"
-                if not pd.isna(r.comparable) and not r.comparable:
-                    won = "not comparable (dates mismatched)"
-                else:
-                    won = "n/a" if pd.isna(r.outperformed) else ("yes" if r.outperformed else "no")
-                out.append(f"| {r.subject_name} | {r.period} | {basis} | {_pct(r.value)} | {r.subject_as_of:%Y-%m-%d}"
-                           f" | {r.benchmark_id} | {_pct(r.benchmark_value)} | {r.compared_as_of:%Y-%m-%d}"
-                           f" | {excess} | {won} |")
+        for (basis, period), rows in pd.concat([local.assign(basis="local currency"), usd.assign(basis="USD")]).groupby(
+                ["basis", "period"], sort=False):
+            ranked = enumerate(rows.sort_values("rank").headline, 1)
+            out += [f"- {period} in {basis}:", *(f"  {n}. {line}" for n, line in ranked)]
         out.append("")
-
-    cap = table[(table.topic == "ai_market_cap") & (table.subject == CN_BASKET)]
-    peer = table[(table.topic == "ai_market_cap") & (table.subject == PEER_BASKET)]
-    names = dict(zip(table[table.topic == "ai_market_cap"].subject, table[table.topic == "ai_market_cap"].subject_name))
-    cn_name, peer_name = names.get(CN_BASKET, CN_BASKET), names.get(PEER_BASKET, PEER_BASKET)
-
-    def change(m: dict) -> str:
-        pct = "n/a" if pd.isna(m.get("change_1y_pct")) else f"{m['change_1y_pct']:+.1f}%"
-        return f"{_usd_bn(m.get('change_1y_usd'), signed=True)} ({pct})"
-
-    if len(cap):
-        m = dict(zip(cap.measure, cap.value, strict=True))
-        when = cap.value_date.iloc[0]
-        members = "n/a" if pd.isna(m.get("members_priced")) else f"{m['members_priced']:.0f} of {m['members']:.0f}"
-        stale = f" (dates mismatched: {cap.note.dropna().iloc[0]})" if _mismatched(cap) else ""
-        out += [
-            f"## AI market cap: {cn_name} ({CN_BASKET}) against {peer_name} ({PEER_BASKET})",
-            "",
-            f"- {cn_name} on {when:%Y-%m-%d}: **{_usd_bn(m.get('market_cap_usd'))}** ({members} members priced){stale}",
-            f"- One year earlier (as of {h.one_year_back}): {_usd_bn(m.get('market_cap_usd_1y_ago'))}",
-            f"- Change over the year in USD: **{change(m)}**",
-        ]
-    if len(peer):
-        m = dict(zip(peer.measure, peer.value, strict=True))
-        stale = f" (dates mismatched: {peer.note.dropna().iloc[0]})" if _mismatched(peer) else ""
-        out.append(
-            f"- {peer_name} on {peer.value_date.iloc[0]:%Y-%m-%d}: {_usd_bn(m.get('market_cap_usd'))}, one year earlier"
-            f" {_usd_bn(m.get('market_cap_usd_1y_ago'))}: **{change(m)}** over the year{stale}"
-        )
-    ratio = table[table.topic == "ai_market_cap_ratio"]
-    if len(ratio):
-        r = ratio[ratio.measure == "cn_to_peer_ratio"].iloc[0]
-        before = ratio[ratio.measure == "cn_to_peer_ratio_1y_ago"]
-        sides = (
-            f" ({CN_BASKET} value of {r.subject_as_of:%Y-%m-%d}, {PEER_BASKET} of {r.compared_as_of:%Y-%m-%d})"
-            if r.subject_as_of != r.value_date or r.compared_as_of != r.value_date
-            else ""
-        )
-        stale = f" (dates mismatched: {r.note})" if r.dates_mismatched else ""
-        earlier = ""
-        if len(before) and not pd.isna(before.value.iloc[0]):
-            earlier = f", against {_pct(before.value.iloc[0], signed=False)} one year earlier ({before.base_date.iloc[0]:%Y-%m-%d})"
-        out.append(
-            f"- {cn_name} ({CN_BASKET}) worth **{_pct(r.value, signed=False)}** of the market cap of {peer_name} on"
-            f" {r.value_date:%Y-%m-%d}{earlier}{sides}{stale}: a ratio of the two, not a share of their total"
-        )
-    if len(cap) or len(ratio):
-        out.append("")
-
-    drivers = table[table.topic == "ai_contribution"]
-    if len(drivers):
-        out += [
-            f"## Who drove it: the largest contributors to the change of {cn_name} in USD",
-            "",
-            ("Each member's (and subsector's) change in market cap over the period; they add up to the basket's"
-             " (`marts.fct_ai_basket_member_contribution`, `marts.fct_ai_basket_subsector_contribution`)."),
-            "",
-        ]
-        out += [f"- {line}" for line in drivers.headline]
-        out.append("")
+    sections = {
+        "ai_market_cap": "## AI market cap: the headline basket against its peer",
+        "ai_contribution": ("## Who drove it: the largest contributors to the headline basket's change in USD\n\n"
+                            "Each member's (and subsector's) change in market cap over the period; they add up to the"
+                            " basket's (`marts.fct_ai_basket_member_contribution`,"
+                            " `marts.fct_ai_basket_subsector_contribution`)."),
+    }
+    for topic, heading in sections.items():
+        topics = (topic, "ai_market_cap_ratio") if topic == "ai_market_cap" else (topic,)
+        lines = table[table.topic.isin(topics)].headline
+        if len(lines):
+            out += [heading, "", *(f"- {line}" for line in lines), ""]
     if table.empty:
         out += ["The warehouse holds no index or basket data on or before this date.", ""]
 
