@@ -1,11 +1,10 @@
-"""Every asset check of the project beyond the dbt tests: calendar freshness, totals, value sanity.
+"""Every asset check of the project beyond the dbt tests: calendar freshness, totals, plausibility.
 
 | module       | what it checks                                                       | severity       |
 |--------------|----------------------------------------------------------------------|----------------|
 | freshness    | latest trade_date = latest closed session per id (raw + marts)       | WARN           |
 | totals       | basket = sum of members, 1Y change, FX coverage, members priced,     | ERROR / WARN   |
 |              | STAR50/HSTECH snapshot counts and weights                            |                |
-| sanity       | no zero/negative prices, rates or share counts in raw (backstop)     | ERROR blocking |
 | plausibility | every headline quantity day on day; blocks publication (audits)     | ERROR blocking |
 | source_reconciliation | STAR50/HSTECH closes agree across akshare and yfinance (live) | WARN           |
 
@@ -18,7 +17,6 @@ from dagster import AssetChecksDefinition, Definitions, definitions
 
 from assets.checks.freshness import build_calendar_freshness_checks, with_mart_freshness_policy
 from assets.checks.plausibility import build_plausibility_checks
-from assets.checks.sanity import build_sanity_checks
 from assets.checks.source_reconciliation import build_source_reconciliation_check
 from assets.checks.totals import build_totals_checks
 from orchestration.composition import current
@@ -32,7 +30,6 @@ def build_asset_checks(settings: Settings) -> list[AssetChecksDefinition]:
     return [
         *build_calendar_freshness_checks(),
         *build_totals_checks(),
-        *build_sanity_checks(),
         *build_plausibility_checks(),
         *([build_source_reconciliation_check()] if settings.source == "live" else []),
     ]

@@ -15,10 +15,6 @@ EXPECTED = {
     ("raw/fx_rates", "calendar_freshness"): False,
     ("marts/fct_index_returns", "calendar_freshness"): False,
     ("marts/fct_ai_basket_market_cap", "calendar_freshness"): False,
-    ("raw/index_prices", "positive_values"): True,
-    ("raw/stock_prices", "positive_values"): True,
-    ("raw/fx_rates", "positive_values"): True,
-    ("raw/shares_outstanding", "positive_values"): True,
     ("marts/fct_ai_basket_market_cap", "members_priced_equals_listed_members"): False,
     ("raw/index_constituents", "snapshot_counts_and_weights"): False,
     # The plausibility audits: blocking, so a failure holds the publication back.
