@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import atexit
+import codecs
 import contextlib
 import csv
 import hashlib
 import json
 import mmap
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import NoReturn
 
 import duckdb
 import numpy as np
@@ -40,7 +41,6 @@ from orchestration.resources.providers.base import FetchResult, MarketDataProvid
 ISO_4217 = frozenset(
     ["AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWL"]
 )
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_REPORTED = 10
 _EPOCH = date(1970, 1, 1)
 _SQL_TYPE = {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE"}
@@ -48,38 +48,6 @@ _SQL_TYPE = {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE"}
 
 class SnapshotValidationError(ProviderError):
     pass
-
-
-def _line(row: int) -> int:
-    # The header is line 1 and pandas keeps blank lines as rows, so data row i is line i + 2.
-    return row + 2
-
-
-class _Problems:
-    def __init__(self, path: Path, dataset: Dataset, raw: pd.DataFrame) -> None:
-        self.path, self.dataset, self.raw = path, dataset, raw
-        self.messages: list[str] = []
-        self.count = 0
-
-    def add(self, rows: pd.Index, column: str, problem: str) -> None:
-        for row in rows:
-            self.count += 1
-            if len(self.messages) < _MAX_REPORTED:
-                entity = self.raw.at[row, self.dataset.entity_column] if self.dataset.entity_column in self.raw else ""
-                value = self.raw.at[row, column] if column in self.raw else ""
-                self.messages.append(
-                    f"{self.path}, line {_line(row)}, column '{column}'"
-                    f"{f' ({self.dataset.entity_column} {entity})' if entity else ''}: {problem} (value {value!r})"
-                )
-
-    def raise_if_any(self) -> None:
-        if self.count:
-            more = f"\n... and {self.count - len(self.messages)} more" if self.count > len(self.messages) else ""
-            raise SnapshotValidationError(
-                f"{self.path}: {self.count} invalid value(s); nothing was loaded:\n  "
-                + "\n  ".join(self.messages)
-                + more
-            )
 
 
 def read_snapshot_file(
@@ -112,11 +80,8 @@ class CheckedFile:
     ids: frozenset[str]
     first: date | None
     last: date | None
-    # DuckDB: the SQL of the typed rows and the distinct values of each text column. pandas (a file
-    # DuckDB could not read but pandas found valid): the whole frame.
-    typed_sql: str | None = None
-    text_values: dict[str, list[str]] = field(default_factory=dict)
-    frame: pd.DataFrame | None = None
+    typed_sql: str  # the SQL of the typed rows
+    text_values: dict[str, list[str]]  # the distinct values of each text column
     # A file that grew by appended rows (_checked_appended): a window after their `after` date reads
     # the appended bytes only.
     appended: Appended | None = None
@@ -126,7 +91,6 @@ class CheckedFile:
         return {i: f"not in {self.path}" for i in sorted(set(ids) - self.ids)}, sorted(self.ids - set(ids))
 
     def _source(self, start: date | None) -> str:
-        assert self.typed_sql is not None
         if self.appended is not None and start is not None and start > self.appended.after:
             return self.appended.typed_sql
         return self.typed_sql
@@ -142,11 +106,6 @@ class CheckedFile:
 
     def rows(self, start: date | None = None, end: date | None = None, ids: Sequence[str] | None = None) -> pd.DataFrame:
         when, entity = self.dataset.date_column, self.dataset.entity_column
-        if self.frame is not None:
-            keep = self.frame[when].between(start or date.min, end or date.max)
-            if ids is not None:
-                keep &= self.frame[entity].isin(ids)
-            return self.frame[keep].reset_index(drop=True)
         texts = list(self.text_values)
         with duckdb.connect(config=_duckdb_config()) as con:
             con.execute(f"create temp view typed as {self._source(start)}")
@@ -169,18 +128,9 @@ class CheckedFile:
 
 
 def _checked(path: Path, dataset: Dataset) -> CheckedFile:
-    """DuckDB parses and checks the file first; only a file it finds a problem in (or cannot read) goes
-    through pandas, whose row-by-row pass writes the messages. A valid export of millions of rows thus
-    never becomes millions of Python strings, and a bad one is still reported line by line."""
-    checked = _check_with_duckdb(path, dataset)
-    if checked is not None:
-        return checked
-    frame = _read_with_pandas(path, dataset)
-    dates = frame[dataset.date_column].dropna()
-    return CheckedFile(
-        path, dataset, frozenset(frame[dataset.entity_column].dropna()),
-        dates.min() if len(dates) else None, dates.max() if len(dates) else None, frame=frame,
-    )
+    """DuckDB parses and checks the file in one streaming pass; only a file it finds a problem in is read
+    again, row by row in file order, to name each problem by line, column, id and value."""
+    return _check_with_duckdb(path, dataset) or _raise_problems(path, dataset)
 
 
 def _header(path: Path) -> list[str] | None:
@@ -192,7 +142,7 @@ def _header(path: Path) -> list[str] | None:
 
 
 def _has_blank_line(path: Path) -> bool:
-    # pandas keeps a blank line as a row (and reports it); DuckDB would skip it silently.
+    # DuckDB would skip a blank line silently; the file is refused, naming the line (_raise_problems).
     with path.open("rb") as f:
         if path.stat().st_size == 0:
             return True
@@ -200,8 +150,12 @@ def _has_blank_line(path: Path) -> bool:
             return data.find(b"\n\n") >= 0 or data.find(b"\n\r\n") >= 0 or data[:1] in (b"\n", b"\r")
 
 
-def _typed(path: Path, header: list[str], dataset: Dataset) -> tuple[str, list[str], list[str]]:
-    """The SQL of the file's typed rows, the SQL predicates of its problems, and its text columns."""
+Problem = tuple[str, str, str]  # (column, SQL predicate over the typed rows, what is wrong)
+
+
+def _typed(path: Path, header: list[str], dataset: Dataset) -> tuple[str, list[Problem], list[str]]:
+    """The SQL of the file's typed rows (with the trimmed text of column i as c<i>), the problems each
+    column can have, and the text columns. The one statement of what a valid snapshot value is."""
     raw = {name: f"c{i}" for i, name in enumerate(header)}
     selects, problems = [], []
     for col in dataset.columns:
@@ -210,22 +164,25 @@ def _typed(path: Path, header: list[str], dataset: Dataset) -> tuple[str, list[s
             continue
         v, typed = raw[col.name], col.name  # the trimmed text and the typed value, each computed once
         if col.required:
-            problems.append(f"{v} = ''")
+            problems.append((col.name, f"{v} = ''", "required value is empty"))
         if col.type == "date":
             selects.append(f"case when regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') then try_cast({v} as date) end")
-            problems.append(f"({v} <> '' and {typed} is null)")
+            problems.append((col.name, f"{v} <> '' and {typed} is null", "not a date (YYYY-MM-DD)"))
         elif col.type == "double":
-            # DuckDB reads '1_000' as a number, pandas (the reference for what is valid) does not.
+            # DuckDB reads '1_000' as a number; a CSV export never means one.
             selects.append(f"case when {v} <> '' and not contains({v}, '_') then try_cast({v} as double) end")
-            bad = f"{typed} is null or not (isfinite({typed}) and abs({typed}) < {MAX_ABS_VALUE!r})"
+            problems.append((col.name, f"{v} <> '' and {typed} is null", "not a number"))
+            # inf parses as a number; 1e308 does too and overflows to inf inside a market cap.
+            problems.append((col.name, f"not (isfinite({typed}) and abs({typed}) < {MAX_ABS_VALUE!r})",
+                             f"not a finite number below {MAX_ABS_VALUE:.0e}"))
             if col.name in dataset.positive_columns:
-                bad += f" or {typed} <= 0"
-            problems.append(f"({v} <> '' and ({bad}))")
+                problems.append((col.name, f"{typed} <= 0", "must be greater than zero"))
         else:
             upper = f"upper({v})" if col.name in ("index_id", "currency") else v
             if col.name == "currency":
                 iso = ", ".join(repr(c) for c in sorted(ISO_4217))
-                problems.append(f"({v} <> '' and not list_contains([{iso}], {typed}))")
+                problems.append((col.name, f"{v} <> '' and not list_contains([{iso}], {typed})",
+                                 "unknown ISO 4217 currency"))
             selects.append(f"nullif({upper}, '')")
         selects[-1] += f" as {col.name}"
     columns = ", ".join(f"'{c}': 'VARCHAR'" for c in raw.values())
@@ -239,7 +196,7 @@ def _typed(path: Path, header: list[str], dataset: Dataset) -> tuple[str, list[s
 
 
 def _check_with_duckdb(path: Path, dataset: Dataset) -> CheckedFile | None:
-    """The file checked in SQL, or None when it has any problem (pandas then names them)."""
+    """The file checked in SQL, or None when it has any problem."""
     header = _header(path)
     if not header or len(set(header)) < len(header) or _has_blank_line(path):
         return None
@@ -254,7 +211,7 @@ def _check_with_duckdb(path: Path, dataset: Dataset) -> CheckedFile | None:
         try:
             con.execute(f"create temp view typed as {typed_sql}")
             found = con.execute(
-                f"select count(*) filter (where {' or '.join(problems) or 'false'}),"
+                f"select count(*) filter (where {' or '.join(f'({p[1]})' for p in problems) or 'false'}),"
                 f" count(*) - count(distinct ({key})), min({when}), max({when}),"
                 f" {', '.join(f'list(distinct {c})' for c in texts) or 'null'}"
                 " from typed"
@@ -266,6 +223,67 @@ def _check_with_duckdb(path: Path, dataset: Dataset) -> CheckedFile | None:
     text_values = {name: values or [] for name, values in zip(texts, found[4:])}  # no rows: NULL lists
     ids = frozenset(v for v in text_values.get(entity, []) if v is not None)
     return CheckedFile(path, dataset, ids, found[2], found[3], typed_sql=typed_sql, text_values=text_values)
+
+
+def _first_blank_line(path: Path) -> int | None:
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip(b"\r\n"):
+                return number
+    return None
+
+
+def _raise_problems(path: Path, dataset: Dataset) -> NoReturn:
+    """Raise naming what is wrong with a file the check refused: its shape, or each bad value by line,
+    column, id and value (the first few, and how many), or each repeated key by its lines."""
+    def refuse(what: str) -> NoReturn:
+        raise SnapshotValidationError(f"{path}{what}")
+
+    if path.stat().st_size == 0:
+        refuse(", line 1: empty file, expected a header row")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as f:
+        try:
+            while chunk := f.read(_RECORD_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            refuse(f": not UTF-8 ({exc})")
+    header = _header(path)
+    if header is None:
+        refuse(": not a well-formed CSV (its header cannot be read)")
+    missing = [c for c in dataset.required_columns if c not in header]
+    if missing:
+        refuse(f", line 1: missing required column(s) {', '.join(missing)}; header has {header}")
+    if len(set(header)) < len(header):
+        refuse(f", line 1: a column appears twice in the header {header}")
+    if (blank := _first_blank_line(path)) is not None:
+        refuse(f", line {blank}: blank line; a row needs a value in every required column")
+    typed_sql, problems, _ = _typed(path, header, dataset)
+    entity, key = dataset.entity_column, list(dataset.key)
+    raw = {name: f"c{i}" for i, name in enumerate(header)}
+    # One thread: the rows are numbered in file order (the header is line 1).
+    with duckdb.connect(config={**_duckdb_config(), "threads": 1}) as con:
+        try:
+            con.execute(f"create temp table numbered as select row_number() over () + 1 as line, * from ({typed_sql})")
+            found = con.execute(" union all ".join(
+                f"select line, {i} as rule, {entity}, {raw[column]} from numbered where {predicate}"
+                for i, (column, predicate, _) in enumerate(problems)) + " order by line, rule").fetchall()
+            repeated = [] if found else con.execute(
+                f"select {', '.join(key)}, list(line order by line) from numbered group by all having count(*) > 1"
+                " order by min(line)").fetchall()
+        except duckdb.Error as exc:
+            refuse(f": not a well-formed CSV ({str(exc).splitlines()[0]})")
+    messages = []
+    for line, rule, entity_id, value in found[:_MAX_REPORTED]:
+        column, _, problem = problems[rule]
+        about = f" ({entity} {entity_id})" if entity_id else ""
+        messages.append(f"{path}, line {line}, column '{column}'{about}: {problem} (value {value!r})")
+    if found:
+        more = f"\n... and {len(found) - len(messages)} more" if len(found) > len(messages) else ""
+        refuse(f": {len(found)} invalid value(s); nothing was loaded:\n  " + "\n  ".join(messages) + more)
+    details = [f"{dict(zip(key, row[:-1]))} on lines {', '.join(map(str, row[-1]))}" for row in repeated[:_MAX_REPORTED]]
+    refuse(f": duplicate key ({', '.join(key)}) in {len(repeated)} case(s); nothing was loaded:\n  " + "\n  ".join(details))
 
 
 # --- files that grow: check the appended rows only -------------------------------------------------
@@ -418,8 +436,8 @@ def _checked_recorded(path: Path, dataset: Dataset, record_dir: Path | None) -> 
         size, digest = before.st_size, prefix and prefix[0].hexdigest()
         checked = _checked(path, dataset)
         after = path.stat()
-        if checked.typed_sql is None or digest is None or (after.st_size, after.st_mtime_ns) != (size, before.st_mtime_ns):
-            return checked  # pandas found it valid, or it changed under the check: nothing to record
+        if digest is None or (after.st_size, after.st_mtime_ns) != (size, before.st_mtime_ns):
+            return checked  # it changed under the check: nothing to record
     _save_record(record_dir, checked, size, digest)
     return checked
 
@@ -456,70 +474,6 @@ def _duckdb_config() -> dict[str, object]:
     if settings.duckdb_threads:
         config["threads"] = settings.duckdb_threads
     return config
-
-
-def _read_with_pandas(path: Path, dataset: Dataset) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SnapshotValidationError(f"{path}: not UTF-8 ({exc})") from exc
-    except pd.errors.ParserError as exc:
-        raise SnapshotValidationError(f"{path}: not a well-formed CSV ({exc})") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise SnapshotValidationError(f"{path}, line 1: empty file, expected a header row") from exc
-    raw.columns = [str(c).strip() for c in raw.columns]
-    missing = [c for c in dataset.required_columns if c not in raw.columns]
-    if missing:
-        raise SnapshotValidationError(
-            f"{path}, line 1: missing required column(s) {', '.join(missing)}; header has {list(raw.columns)}"
-        )
-    raw = raw.apply(lambda s: s.str.strip())
-    problems = _Problems(path, dataset, raw)
-    out = pd.DataFrame(index=raw.index)
-    for col in dataset.columns:
-        if col.name not in raw.columns:
-            out[col.name] = None
-            continue
-        values = raw[col.name]
-        empty = values == ""
-        if col.required:
-            problems.add(raw.index[empty], col.name, "required value is empty")
-        if col.type == "date":
-            bad_format = ~empty & ~values.str.match(_ISO_DATE)
-            parsed = pd.to_datetime(values.where(~empty & ~bad_format), format="%Y-%m-%d", errors="coerce")
-            problems.add(raw.index[~empty & (bad_format | parsed.isna())], col.name, "not a date (YYYY-MM-DD)")
-            out[col.name] = parsed.dt.date
-        elif col.type == "double":
-            parsed = pd.to_numeric(values.where(~empty), errors="coerce")
-            problems.add(raw.index[~empty & parsed.isna()], col.name, "not a number")
-            # inf parses as a number; 1e308 does too and overflows to inf inside a market cap.
-            huge = parsed.notna() & ~(np.isfinite(parsed) & (parsed.abs() < MAX_ABS_VALUE))
-            problems.add(raw.index[huge], col.name, f"not a finite number below {MAX_ABS_VALUE:.0e}")
-            if col.name in dataset.positive_columns:
-                problems.add(raw.index[parsed <= 0], col.name, "must be greater than zero")
-            out[col.name] = parsed.astype("float64")
-        else:
-            if col.name in ("index_id", "currency"):
-                values = values.str.upper()
-            if col.name == "currency":
-                problems.add(raw.index[~empty & ~values.isin(ISO_4217)], col.name, "unknown ISO 4217 currency")
-            out[col.name] = values.where(~empty, None)
-    problems.raise_if_any()
-
-    dupes = out.duplicated(list(dataset.key), keep=False)
-    if dupes.any():
-        rows = out.index[dupes]
-        first = out.loc[rows].groupby(list(dataset.key), sort=False).groups
-        details = [
-            f"{dict(zip(dataset.key, k if isinstance(k, tuple) else (k,)))} on lines "
-            + ", ".join(str(_line(r)) for r in idx)
-            for k, idx in list(first.items())[:_MAX_REPORTED]
-        ]
-        raise SnapshotValidationError(
-            f"{path}: duplicate key ({', '.join(dataset.key)}) in {len(first)} case(s); nothing was loaded:\n  "
-            + "\n  ".join(details)
-        )
-    return out
 
 
 @lru_cache(maxsize=len(DATASETS))
@@ -627,7 +581,7 @@ class SnapshotProvider(MarketDataProvider):
     def fetch_query(self, dataset: Dataset, ids: Sequence[str], start: date, end: date) -> QueryFetch | None:
         # As-of datasets (small) keep the frame path: their carry-in and restatement rules are in Python.
         checked = None if dataset.as_of else self.check(dataset)
-        if checked is None or checked.typed_sql is None or checked.first is None:
+        if checked is None or checked.first is None:
             return None
         sql, params = checked.query(start, end, ids)
         return QueryFetch(dataset, sql, params, self.source_name, *checked.misses(ids))
