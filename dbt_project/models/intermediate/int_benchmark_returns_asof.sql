@@ -25,7 +25,7 @@ benchmark_prices as (
         close
 
     from {{ ref('stg_index_prices') }}
-    where index_id in {{ benchmark_id_list() }}
+    where index_id in (select index_id from {{ ref('stg_index_catalog') }} where role = 'benchmark')
         and {{ asof_lookback(ref('stg_index_prices'), ['index_id'], 'trade_date', anchors=true) }}
 
 ),

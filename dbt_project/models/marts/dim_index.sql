@@ -34,7 +34,7 @@ final as (
         index_catalog.currency,
         index_catalog.calendar,
         index_catalog.role,
-        index_catalog.index_id in {{ benchmark_id_list() }} as is_benchmark,
+        index_catalog.role = 'benchmark' as is_benchmark,
         index_catalog.akshare_symbol,
         index_catalog.akshare_em_symbol,
         index_catalog.yahoo_symbol,
