@@ -15,8 +15,6 @@ from dotenv import dotenv_values
 from orchestration import cli, dagster_env
 from orchestration.settings import PROJECT_ROOT
 
-
-
 # --- the UI binds to 127.0.0.1 unless configured --------------------------------------------------
 
 
