@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration import reference
-from orchestration.calendars import exchange_calendar
+from orchestration.calendars import session_days
 from orchestration.datasets import (
     FX_RATES,
     INDEX_CONSTITUENTS,
@@ -181,18 +181,12 @@ _CALENDAR_WINDOW = (date(2020, 1, 1), date(2027, 12, 31))
 
 
 def sessions(calendar: str, start: date, end: date) -> np.ndarray:
-    """Trading days of an exchange_calendars calendar in [start, end] (datetime64[D])."""
-    lo, hi = min(start, _CALENDAR_WINDOW[0]), max(end, _CALENDAR_WINDOW[1])
+    """Trading days of an exchange_calendars calendar in [start, end] (datetime64[D]), Mon-Fri outside the
+    holidays it has recorded (calendars.session_days)."""
     # Explicit bounds, never the library's today-relative defaults, keep the output reproducible.
-    built = exchange_calendar(calendar, lo, hi)
-    days = _weekdays(start, end)
-    if built is None:
-        return days
-    known = built.calendar.sessions.values.astype("datetime64[D]")
-    known = known[(known >= _day(start)) & (known <= _day(end))]
-    # Outside the holidays a calendar has recorded (XSHG stops at 2026-12-31) no session list exists, so
-    # weekdays stand in: a plausible series beats a gap or an error for a long --end.
-    return np.concatenate([days[days < _day(built.first)], known, days[days > _day(built.last)]])
+    days = np.array(session_days(calendar, min(start, _CALENDAR_WINDOW[0]), max(end, _CALENDAR_WINDOW[1])),
+                    dtype="datetime64[D]")
+    return days[(days >= _day(start)) & (days <= _day(end))]
 
 
 def _quarter_starts(calendar: str, start: date, end: date) -> np.ndarray:
