@@ -18,7 +18,8 @@ def build_provider(settings: Settings) -> MarketDataProvider:
         return LiveProvider(retry_after_max_s=settings.retry_after_max_seconds)
     label = "sample" if settings.is_bundled_sample else "snapshot"
     return SnapshotProvider(snapshot_dir=str(settings.snapshot_dir), label=label,
-                            record_dir=str(snapshot_record_dir(settings)))
+                            record_dir=str(snapshot_record_dir(settings)),
+                            memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads)
 
 
 def snapshot_record_dir(settings: Settings) -> Path:
@@ -29,7 +30,8 @@ def last_snapshot_date(settings: Settings) -> date | None:
     """The snapshot folder's last date (None in live mode, or for a folder without dates)."""
     if settings.source != "snapshot":
         return None
-    return snapshot_last_date(settings.snapshot_dir, snapshot_record_dir(settings))
+    return snapshot_last_date(settings.snapshot_dir, snapshot_record_dir(settings),
+                              build_provider(settings).limits)
 
 
 def build_warehouse(settings: Settings) -> Warehouse:

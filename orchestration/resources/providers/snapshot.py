@@ -50,15 +50,20 @@ class SnapshotValidationError(ProviderError):
     pass
 
 
+# DuckDB settings of the checks' own connections (memory_limit, threads), from the provider's config.
+Limits = tuple[tuple[str, object], ...]
+
+
 def read_snapshot_file(
-    path: Path, dataset: Dataset, start: date | None = None, end: date | None = None, ids: Sequence[str] | None = None
+    path: Path, dataset: Dataset, start: date | None = None, end: date | None = None, ids: Sequence[str] | None = None,
+    limits: Limits = (),
 ) -> pd.DataFrame:
     """Read and validate one snapshot CSV; any problem raises naming the file, line and column.
 
     The whole file is validated; the rows returned are those dated in [start, end] of `ids` (each
     bound optional). A daily run of a 20M-row export thus hands on a day's rows, not the file.
     """
-    return _checked(path, dataset).rows(start, end, ids)
+    return _checked(path, dataset, limits).rows(start, end, ids)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class CheckedFile:
     last: date | None
     typed_sql: str  # the SQL of the typed rows
     text_values: dict[str, list[str]]  # the distinct values of each text column
+    limits: Limits = ()
     # A file that grew by appended rows (_checked_appended): a window after their `after` date reads
     # the appended bytes only.
     appended: Appended | None = None
@@ -107,7 +113,7 @@ class CheckedFile:
     def rows(self, start: date | None = None, end: date | None = None, ids: Sequence[str] | None = None) -> pd.DataFrame:
         when, entity = self.dataset.date_column, self.dataset.entity_column
         texts = list(self.text_values)
-        with duckdb.connect(config=_duckdb_config()) as con:
+        with duckdb.connect(config=dict(self.limits)) as con:
             con.execute(f"create temp view typed as {self._source(start)}")
             # Text as enums: pandas gets a code per row and one str per distinct value, not 20M strs.
             for name, values in self.text_values.items():
@@ -127,10 +133,10 @@ class CheckedFile:
         return frame
 
 
-def _checked(path: Path, dataset: Dataset) -> CheckedFile:
+def _checked(path: Path, dataset: Dataset, limits: Limits) -> CheckedFile:
     """DuckDB parses and checks the file in one streaming pass; only a file it finds a problem in is read
     again, row by row in file order, to name each problem by line, column, id and value."""
-    return _check_with_duckdb(path, dataset) or _raise_problems(path, dataset)
+    return _check_with_duckdb(path, dataset, limits) or _raise_problems(path, dataset, limits)
 
 
 def _header(path: Path) -> list[str] | None:
@@ -195,7 +201,7 @@ def _typed(path: Path, header: list[str], dataset: Dataset) -> tuple[str, list[P
     return f"select {', '.join(selects)}, * from (select {trimmed} from {scan})", problems, texts
 
 
-def _check_with_duckdb(path: Path, dataset: Dataset) -> CheckedFile | None:
+def _check_with_duckdb(path: Path, dataset: Dataset, limits: Limits) -> CheckedFile | None:
     """The file checked in SQL, or None when it has any problem."""
     header = _header(path)
     if not header or len(set(header)) < len(header) or _has_blank_line(path):
@@ -207,7 +213,7 @@ def _check_with_duckdb(path: Path, dataset: Dataset) -> CheckedFile | None:
     when, entity = dataset.date_column, dataset.entity_column
     # One streaming pass checks the file; the rows are read by a second one, for the window asked:
     # parsing twice is cheaper than holding 20M rows both in DuckDB and in the frame handed on.
-    with duckdb.connect(config=_duckdb_config()) as con:
+    with duckdb.connect(config=dict(limits)) as con:
         try:
             con.execute(f"create temp view typed as {typed_sql}")
             found = con.execute(
@@ -222,7 +228,8 @@ def _check_with_duckdb(path: Path, dataset: Dataset) -> CheckedFile | None:
         return None
     text_values = {name: values or [] for name, values in zip(texts, found[4:])}  # no rows: NULL lists
     ids = frozenset(v for v in text_values.get(entity, []) if v is not None)
-    return CheckedFile(path, dataset, ids, found[2], found[3], typed_sql=typed_sql, text_values=text_values)
+    return CheckedFile(path, dataset, ids, found[2], found[3], typed_sql=typed_sql, text_values=text_values,
+                       limits=limits)
 
 
 def _first_blank_line(path: Path) -> int | None:
@@ -233,7 +240,7 @@ def _first_blank_line(path: Path) -> int | None:
     return None
 
 
-def _raise_problems(path: Path, dataset: Dataset) -> NoReturn:
+def _raise_problems(path: Path, dataset: Dataset, limits: Limits) -> NoReturn:
     """Raise naming what is wrong with a file the check refused: its shape, or each bad value by line,
     column, id and value (the first few, and how many), or each repeated key by its lines."""
     def refuse(what: str) -> NoReturn:
@@ -263,7 +270,7 @@ def _raise_problems(path: Path, dataset: Dataset) -> NoReturn:
     entity, key = dataset.entity_column, list(dataset.key)
     raw = {name: f"c{i}" for i, name in enumerate(header)}
     # One thread: the rows are numbered in file order (the header is line 1).
-    with duckdb.connect(config={**_duckdb_config(), "threads": 1}) as con:
+    with duckdb.connect(config={**dict(limits), "threads": 1}) as con:
         try:
             con.execute(f"create temp table numbered as select row_number() over () + 1 as line, * from ({typed_sql})")
             found = con.execute(" union all ".join(
@@ -349,7 +356,7 @@ def _load_record(record_dir: Path, path: Path, dataset: Dataset) -> dict | None:
     return record if isinstance(record, dict) and record.get("rules") == _rules_fingerprint(dataset) else None
 
 
-def _checked_appended(path: Path, dataset: Dataset, record: dict) -> tuple[CheckedFile, int, str] | None:
+def _checked_appended(path: Path, dataset: Dataset, record: dict, limits: Limits) -> tuple[CheckedFile, int, str] | None:
     """The file checked from its record and its appended bytes, with the size and digest of the bytes
     read; None: check it whole."""
     old_size, last = record["size"], record["last"]
@@ -392,16 +399,16 @@ def _checked_appended(path: Path, dataset: Dataset, record: dict) -> tuple[Check
                 _unlink(tail)
             ids = frozenset(v for v in values.get(entity, []) if v is not None)
             checked = CheckedFile(path, dataset, ids, first, last, typed_sql=typed_sql, text_values=values,
-                                  appended=appended)
+                                  appended=appended, limits=limits)
             return checked, size, h.hexdigest()
-    new = _check_with_duckdb(tail, dataset)
+    new = _check_with_duckdb(tail, dataset, limits)
     if new is None or new.first is None or new.first <= last or set(new.text_values) != set(values):
         _unlink(tail)
         return None
     merged = {k: list(dict.fromkeys(values[k] + new.text_values[k])) for k in values}
     ids = frozenset(v for v in merged.get(entity, []) if v is not None)
     checked = CheckedFile(path, dataset, ids, first, new.last, typed_sql=typed_sql, text_values=merged,
-                          appended=Appended(new.typed_sql, last, old_size))
+                          appended=Appended(new.typed_sql, last, old_size), limits=limits)
     return checked, size, h.hexdigest()
 
 
@@ -418,13 +425,13 @@ def _unlink(name: str | Path) -> None:
         os.unlink(name)
 
 
-def _checked_recorded(path: Path, dataset: Dataset, record_dir: Path | None) -> CheckedFile:
+def _checked_recorded(path: Path, dataset: Dataset, record_dir: Path | None, limits: Limits) -> CheckedFile:
     """_checked(), from the record of an earlier check and the appended rows where that is safe."""
     if record_dir is None:
-        return _checked(path, dataset)
+        return _checked(path, dataset, limits)
     record = _load_record(record_dir, path, dataset)
     try:
-        found = _checked_appended(path, dataset, record) if record is not None else None
+        found = _checked_appended(path, dataset, record, limits) if record is not None else None
     except (KeyError, TypeError, ValueError, AttributeError):
         found = None  # a damaged record: only a cache, so the file is checked whole
     if found is not None:
@@ -434,7 +441,7 @@ def _checked_recorded(path: Path, dataset: Dataset, record_dir: Path | None) -> 
         with path.open("rb") as f:
             prefix = _hash_prefix(f, before.st_size)
         size, digest = before.st_size, prefix and prefix[0].hexdigest()
-        checked = _checked(path, dataset)
+        checked = _checked(path, dataset, limits)
         after = path.stat()
         if digest is None or (after.st_size, after.st_mtime_ns) != (size, before.st_mtime_ns):
             return checked  # it changed under the check: nothing to record
@@ -464,22 +471,12 @@ def _sql_string(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _duckdb_config() -> dict[str, object]:
-    from orchestration.settings import get_settings
-
-    settings = get_settings()
-    config: dict[str, object] = {}
-    if settings.duckdb_memory_limit:
-        config["memory_limit"] = settings.duckdb_memory_limit
-    if settings.duckdb_threads:
-        config["threads"] = settings.duckdb_threads
-    return config
-
-
 @lru_cache(maxsize=len(DATASETS))
-def _checked_unchanged(path: str, dataset_name: str, mtime_ns: int, size: int, record_dir: str | None) -> CheckedFile:
+def _checked_unchanged(path: str, dataset_name: str, mtime_ns: int, size: int, record_dir: str | None,
+                       limits: Limits) -> CheckedFile:
     del mtime_ns, size  # part of the cache key only: an edited file is validated again
-    return _checked_recorded(Path(path), DATASETS_BY_NAME[dataset_name], Path(record_dir) if record_dir else None)
+    return _checked_recorded(Path(path), DATASETS_BY_NAME[dataset_name], Path(record_dir) if record_dir else None,
+                             limits)
 
 
 # --- the folder's last date, for the code location -----------------------------------------------
@@ -493,7 +490,7 @@ def _checked_unchanged(path: str, dataset_name: str, mtime_ns: int, size: int, r
 _LAST_DATES = "last_dates.json"
 
 
-def _scan_last_date(path: Path, dataset: Dataset) -> date | None:
+def _scan_last_date(path: Path, dataset: Dataset, limits: Limits) -> date | None:
     header = _header(path)
     if not header or dataset.date_column not in header:
         return None
@@ -501,7 +498,7 @@ def _scan_last_date(path: Path, dataset: Dataset) -> date | None:
     column = f"c{header.index(dataset.date_column)}"
     try:
         # No progress bar: a big file takes seconds, and the bar would land in `make ui`'s terminal.
-        with duckdb.connect(config=_duckdb_config()) as con:
+        with duckdb.connect(config=dict(limits)) as con:
             con.execute("set enable_progress_bar = false")
             found = con.execute(
                 f"select max(try_cast(trim({column}) as date)) from read_csv('{_sql_string(path)}', header = true,"
@@ -513,7 +510,7 @@ def _scan_last_date(path: Path, dataset: Dataset) -> date | None:
     return found[0] if found else None
 
 
-def snapshot_last_date(folder: Path, record_dir: Path | None = None) -> date | None:
+def snapshot_last_date(folder: Path, record_dir: Path | None = None, limits: Limits = ()) -> date | None:
     """The latest date in any snapshot file of `folder` (None: no file holds a date)."""
     cache_path = record_dir / _LAST_DATES if record_dir is not None else None
     try:
@@ -533,7 +530,7 @@ def snapshot_last_date(folder: Path, record_dir: Path | None = None) -> date | N
         if key in cache:
             last = cache[key]
         else:
-            scanned = _scan_last_date(path, dataset)
+            scanned = _scan_last_date(path, dataset, limits)
             last = scanned.isoformat() if scanned else None
         fresh[key] = last
         if last:
@@ -556,6 +553,13 @@ class SnapshotProvider(MarketDataProvider):
     # Where what a check of a file learned is kept, so a file that only grew is checked from its new
     # rows in the next process (None: every process checks each file whole once).
     record_dir: str | None = None
+    # DuckDB's memory and thread budget for the checks (CTR_DUCKDB_MEMORY_LIMIT, CTR_DUCKDB_THREADS).
+    memory_limit: str | None = None
+    threads: int | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return tuple((k, v) for k, v in (("memory_limit", self.memory_limit), ("threads", self.threads)) if v)
 
     @property
     def source_name(self) -> str:
@@ -571,7 +575,7 @@ class SnapshotProvider(MarketDataProvider):
         if not path.is_file():
             return None
         stat = path.stat()
-        return _checked_unchanged(str(path), dataset.name, stat.st_mtime_ns, stat.st_size, self.record_dir)
+        return _checked_unchanged(str(path), dataset.name, stat.st_mtime_ns, stat.st_size, self.record_dir, self.limits)
 
     def load(self, dataset: Dataset) -> pd.DataFrame | None:
         """Every row of the dataset's file (None: no such file)."""
