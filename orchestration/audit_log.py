@@ -193,20 +193,3 @@ def findings_of(conn: Sql, run_id: str) -> list[tuple]:
         " order by audit, abs(move) desc nulls last, id, trade_date",
         [run_id],
     ).fetchall()
-
-
-__all__ = [
-    "AUDIT_SCHEMA",
-    "FINDING_COLUMNS",
-    "HeldBack",
-    "Publication",
-    "ensure",
-    "findings_of",
-    "forget_publication",
-    "held_back",
-    "last_publication",
-    "record_evaluation",
-    "record_publication",
-    "record_quarantine",
-    "unpublished_window_start",
-]

@@ -48,11 +48,6 @@ class SessionLookup:
     def day(self) -> date | None:
         return self.session.day if self.session else None
 
-    @property
-    def fallback_used(self) -> bool:
-        return bool(self.fallbacks)
-
-
 class TradingCalendar:
     """A named exchange calendar answering per date, falling back to weekdays where it cannot."""
 

@@ -185,5 +185,3 @@ def quarantine(result: FetchResult, start: date | None = None, end: date | None 
     rows = pd.DataFrame(records, columns=list(COLUMNS)).sort_values(["id", "trade_date", "column_name"])
     return replace(result, frame=frame), Quarantined(rows.reset_index(drop=True), sorted(withheld), missing)
 
-
-__all__ = ["COLUMNS", "Quarantined", "quarantine"]

@@ -45,16 +45,6 @@ class Listing:
         return self.suffix == "HK"
 
     @property
-    def board(self) -> str:
-        if not self.is_a_share:
-            return self.market
-        if self.code.startswith(("688", "689")):
-            return "STAR"
-        if self.code.startswith(("300", "301")):
-            return "ChiNext"
-        return "main"
-
-    @property
     def akshare_code(self) -> str:
         """Eastmoney code: 688256 for A-shares, five-digit 00700 for Hong Kong."""
         if self.is_a_share:
@@ -132,14 +122,6 @@ def a_share_symbol(code: str, exchange_name: str | None = None) -> str:
     else:
         suffix = a_share_suffix(code)
     return f"{code}.{suffix}"
-
-
-def hk_symbol(code: str) -> str:
-    """00700 -> 0700.HK (Yahoo drops zero padding down to four digits)."""
-    digits = str(code).strip().upper().removesuffix(".HK")
-    if not digits.isdigit():
-        raise ProviderError(f"{code!r} is not a Hong Kong stock code")
-    return f"{digits.lstrip('0').zfill(4)}.HK"
 
 
 @dataclass(frozen=True)
