@@ -21,8 +21,9 @@ from typing import Any
 
 import duckdb
 
+from orchestration import docs
 from orchestration.resources import build_warehouse
-from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
+from orchestration.settings import Settings, get_settings
 
 MANIFEST_FILE = "manifest.json"
 EXPORTED_SCHEMA = "marts"
@@ -38,17 +39,8 @@ def published_database(settings: Settings) -> Path | None:
 
 
 def _definitions() -> dict[str, dict[str, Any]]:
-    """Per model: its description and column descriptions, from the dbt manifest (the marts' YAML)."""
-    path = DBT_PROJECT_DIR / "target" / "manifest.json"
-    if not path.exists():
-        return {}
-    nodes = json.loads(path.read_text())["nodes"].values()
-    return {
-        n["name"]: {"description": n.get("description", ""),
-                    "columns": {c: col.get("description", "") for c, col in n.get("columns", {}).items()}}
-        for n in nodes
-        if n["resource_type"] == "model" and n["schema"] == EXPORTED_SCHEMA
-    }
+    """Per mart: its dbt node (description, columns and their definitions), from the manifest."""
+    return docs.mart_nodes(json.loads(docs.MANIFEST.read_text())) if docs.MANIFEST.exists() else {}
 
 
 def _quoted(path: Path) -> str:
@@ -89,15 +81,16 @@ def export(database: Path, out: Path) -> dict[str, Any]:
             dated = "trade_date" in {c for c, _ in columns}
             first, last = (conn.execute(f"select min(trade_date), max(trade_date) from {relation}").fetchone()
                            if dated else (None, None))
-            described = definitions.get(name, {"description": "", "columns": {}})
+            described = definitions.get(name, {})
+            meaning = {c: col.get("description", "") for c, col in described.get("columns", {}).items()}
             tables.append({
                 "table": relation,
-                "description": " ".join(described["description"].split()),
+                "description": " ".join(described.get("description", "").split()),
                 "rows": rows,
                 "first_date": first.isoformat() if first else None,
                 "last_date": last.isoformat() if last else None,
                 "files": files,
-                "columns": [{"name": c, "type": t, "description": described["columns"].get(c, "")} for c, t in columns],
+                "columns": [{"name": c, "type": t, "description": meaning.get(c, "")} for c, t in columns],
             })
     manifest = {
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
