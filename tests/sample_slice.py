@@ -117,16 +117,6 @@ class SampleWarehouse:
             return run_range(build_definitions(self.settings), instance, SLICE_START.isoformat(), SLICE_END.isoformat(), selection)
 
 
-@contextmanager
-def env_set(env: dict[str, str]) -> Iterator[None]:
-    # The environment a user's process has, for the code that reads it as such (the CLI's functions);
-    # definitions take Settings(**env) instead.
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        yield
-
-
 def _build(root: Path) -> dict:
     snapshot = write_slice(root / "sample_slice")
     home = root / "dagster_home"

@@ -23,7 +23,7 @@ from orchestration.definitions import build_definitions
 from orchestration.release import release
 from orchestration.settings import PROJECT_ROOT, Settings
 from tests.conftest import run_range
-from tests.sample_slice import env_set, sample_warehouse, write_slice
+from tests.sample_slice import sample_warehouse, write_slice
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +60,8 @@ def held(sample, tmp_path_factory):
     env = {**env, "CTR_SNAPSHOT_DIR": str(folder), "DAGSTER_HOME": str(home)}
     target = published_path_for(env["DUCKDB_DATABASE"])
     before = target.read_bytes()
-    with env_set(env), DagsterInstance.from_config(str(home)) as instance:
-        result = run_range(build_definitions(Settings()), instance, BAD_DAY.isoformat(), "2026-01-16")
+    with DagsterInstance.from_config(str(home)) as instance:
+        result = run_range(build_definitions(Settings(**env)), instance, BAD_DAY.isoformat(), "2026-01-16")
         evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
         messages = [e.user_message for e in instance.all_logs(result.run_id)]
         materialised = {e.asset_key for e in result.get_asset_materialization_events()}
@@ -102,8 +102,7 @@ def test_the_audit_names_what_it_refused_and_the_publication_is_held_back(held):
 
 def test_the_headline_says_which_run_the_copy_is_from_and_that_a_newer_one_was_held_back(held, sample):
     out = io.StringIO()
-    with env_set(held["env"]):
-        print_headline(Settings(), out)
+    print_headline(Settings(**held["env"]), out)
     text = out.getvalue()
     assert f"Published copy: run {sample.first_run_id}" in text
     assert f"Held back: run {held['result'].run_id}" in text and "fx_rates_plausible" in text
@@ -113,15 +112,14 @@ def test_the_headline_says_which_run_the_copy_is_from_and_that_a_newer_one_was_h
 def test_a_run_without_the_publish_step_holds_its_publication_back_too(held):
     # The README's report for another date, from the UI: the dbt step publishes itself in such a run.
     selection = [AssetKey(["marts", "rpt_headline"]), AssetKey(["marts", "rpt_index_rebased"]), REPORT_KEY]
-    with env_set(held["env"]):
-        job = build_definitions(Settings()).resolve_implicit_global_asset_job_def()
-        instance = DagsterInstance.ephemeral()
-        result = job.execute_in_process(
-            asset_selection=selection,
-            run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": "2026-01-16"}}}},
-            instance=instance, raise_on_error=False,
-        )
-        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    job = build_definitions(Settings(**held["env"])).resolve_implicit_global_asset_job_def()
+    instance = DagsterInstance.ephemeral()
+    result = job.execute_in_process(
+        asset_selection=selection,
+        run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": "2026-01-16"}}}},
+        instance=instance, raise_on_error=False,
+    )
+    messages = [e.user_message for e in instance.all_logs(result.run_id)]
     assert any(m.startswith("Publication held back: fx_rates_plausible failed") for m in messages)
     assert not any(m.startswith("Published ") for m in messages)
     assert held["target"].read_bytes() == held["before"]
@@ -131,18 +129,17 @@ def test_the_release_command_publishes_the_held_back_build_and_logs_it(held):
     # The newest held-back build: this module's run, or the report run after it (which held back too).
     with duckdb.connect(held["database"], read_only=True) as conn:
         run_id = audit_log.held_back(conn).run_id
-    with env_set(held["env"]):
-        settings = Settings()
-        shown = io.StringIO()
-        assert release(settings, None, None, shown) == 0  # shows, publishes nothing
-        assert f"CNY {BAD_DAY}" in shown.getvalue() and held["target"].read_bytes() == held["before"]
-        assert release(settings, "not-that-run", None, io.StringIO()) == 2
-        assert held["target"].read_bytes() == held["before"]
-        done = io.StringIO()
-        assert release(settings, run_id, "checked by the test", done) == 0
-        assert f"Released run {run_id}" in done.getvalue()
-        after = io.StringIO()
-        print_headline(settings, after)
+    settings = Settings(**held["env"])
+    shown = io.StringIO()
+    assert release(settings, None, None, shown) == 0  # shows, publishes nothing
+    assert f"CNY {BAD_DAY}" in shown.getvalue() and held["target"].read_bytes() == held["before"]
+    assert release(settings, "not-that-run", None, io.StringIO()) == 2
+    assert held["target"].read_bytes() == held["before"]
+    done = io.StringIO()
+    assert release(settings, run_id, "checked by the test", done) == 0
+    assert f"Released run {run_id}" in done.getvalue()
+    after = io.StringIO()
+    print_headline(settings, after)
     assert held["target"].read_bytes() != held["before"]
     with duckdb.connect(str(held["target"]), read_only=True) as conn:
         last = audit_log.last_publication(conn)
@@ -153,8 +150,7 @@ def test_the_release_command_publishes_the_held_back_build_and_logs_it(held):
     log = (held["target"].parent.parent / "logs" / "releases.log").read_text()
     assert f"released run {run_id}" in log
     # Nothing is held back any more.
-    with env_set(held["env"]):
-        assert release(Settings(), None, None, io.StringIO()) == 0
+    assert release(Settings(**held["env"]), None, None, io.StringIO()) == 0
 
 
 def test_a_later_run_audits_from_the_held_back_window_so_a_clean_day_cannot_publish_refused_rows(tmp_path):

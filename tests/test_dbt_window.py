@@ -20,7 +20,7 @@ from dagster import DagsterEventType, build_schedule_context, instance_for_test,
 from assets.schedules.jobs import ASIA_CLOSE_JOB
 from orchestration.definitions import build_definitions
 from orchestration.settings import Settings
-from tests.sample_slice import SLICE_END, SLICE_START, env_set, sample_warehouse, write_slice
+from tests.sample_slice import SLICE_END, SLICE_START, sample_warehouse, write_slice
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +46,8 @@ def ticked(tmp_path_factory):
     # The tick reads its day from a snapshot that has it; the warehouse holds the backfill up to SLICE_END.
     snapshot = write_slice(root / "snapshot", SLICE_START, TICK_DAY)
     env = {**shared.copy_to(root), "CTR_SNAPSHOT_DIR": str(snapshot)}
-    with env_set(env), instance_for_test() as instance:
-        settings = Settings()
+    with instance_for_test() as instance:
+        settings = Settings(**env)
         defs = build_definitions(settings)
         with duckdb.connect(str(settings.duckdb_database)) as conn:
             # Nothing of the tick's day is loaded yet: what it loads and computes is its own.

@@ -16,7 +16,7 @@ from orchestration.definitions import build_definitions
 from orchestration.resources import warehouse as warehouse_module
 from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse
 from orchestration.settings import PROJECT_ROOT, Settings
-from tests.sample_slice import SLICE_END, env_set, sample_warehouse
+from tests.sample_slice import SLICE_END, sample_warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -129,14 +129,13 @@ def test_a_ui_run_of_only_the_report_leaves_the_published_copy_with_the_new_repo
     env = {**sample.env, "DUCKDB_DATABASE": database}
     as_of = "2026-01-02"
     selection = [AssetKey(["marts", "rpt_headline"]), AssetKey(["marts", "rpt_index_rebased"]), REPORT_KEY]
-    with env_set(env):
-        job = build_definitions(Settings()).resolve_implicit_global_asset_job_def()
-        result = job.execute_in_process(
-            asset_selection=selection,
-            run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": as_of}}}},
-            instance=DagsterInstance.ephemeral(),
-            raise_on_error=False,
-        )
+    job = build_definitions(Settings(**env)).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        asset_selection=selection,
+        run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": as_of}}}},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
     assert result.success
     assert {m.asset_key for m in result.get_asset_materialization_events()} == set(selection)
     new_rows = report_rows(database)

@@ -37,7 +37,7 @@ from orchestration.resources.warehouse import DuckDBFileWarehouse, WarehouseSess
 from orchestration.settings import SEEDS_DIR, Settings
 from tests.cli_runs import RUN_TIMEOUT, assert_session_ends, new_env, run_demo, start_demo
 from tests.conftest import run_range
-from tests.sample_slice import SLICE_END, SLICE_START, env_set, sample_warehouse
+from tests.sample_slice import SLICE_END, SLICE_START, sample_warehouse
 
 HOSTILE = "x'); drop table raw.stock_prices; --"
 DBT_STEP = "warehouse_dbt_models"
@@ -304,17 +304,16 @@ def test_a_hostile_symbol_goes_through_the_raw_load_and_the_checks_without_effec
     nvda_member = next(m for m in members if m.symbol == "NVDA")
     hostile = dataclasses.replace(nvda_member, symbol=HOSTILE, name=HOSTILE)
     monkeypatch.setattr(reference, "basket_members", lambda seeds_dir=SEEDS_DIR: (*members, hostile))
-    with env_set({**env, "CTR_SNAPSHOT_DIR": str(folder)}):
-        defs = build_definitions(Settings())
-        result = run_range(defs, instance, SLICE_START.isoformat(), SLICE_END.isoformat(),
-                           [AssetKey(["raw", "stock_prices"])])
-        assert result.success
-        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-        assert checks == {"calendar_freshness": True}
+    defs = build_definitions(Settings(**{**env, "CTR_SNAPSHOT_DIR": str(folder)}))
+    result = run_range(defs, instance, SLICE_START.isoformat(), SLICE_END.isoformat(),
+                       [AssetKey(["raw", "stock_prices"])])
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"calendar_freshness": True}
 
-        after = contents(database, ("raw",))
-        with duckdb.connect(str(database)) as conn:
-            members_check = check_members_priced(WarehouseSession(conn))
+    after = contents(database, ("raw",))
+    with duckdb.connect(str(database)) as conn:
+        members_check = check_members_priced(WarehouseSession(conn))
     stored = [r for r in after["raw.stock_prices"] if r[0] == HOSTILE]
     assert len(stored) == len(nvda) > 0
     # The reloaded rows name the folder they came from, quote and all, as a value.
@@ -340,8 +339,7 @@ def test_an_overlapping_backfill_on_the_warehouse_loses_and_duplicates_nothing(s
     before = contents(database)
     overlap_start = date(2025, 12, 8)
 
-    with env_set(env):
-        result = run_range(build_definitions(Settings()), instance, overlap_start.isoformat(), SLICE_END.isoformat())
+    result = run_range(build_definitions(Settings(**env)), instance, overlap_start.isoformat(), SLICE_END.isoformat())
     assert result.success
 
     after = contents(database)

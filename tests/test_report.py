@@ -22,7 +22,7 @@ from assets.report import (
 from orchestration.definitions import build_definitions
 from orchestration.resources.warehouse import DuckDBFileWarehouse
 from orchestration.settings import PROJECT_ROOT, Settings
-from tests.sample_slice import SLICE_END, env_set, sample_warehouse
+from tests.sample_slice import SLICE_END, sample_warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -53,14 +53,13 @@ def run_report(sample, database, reports, as_of=None):
     """The report models rebuilt as of `as_of` in `database`, then rendered into `reports`: as a user
     does from the UI (the two report models and reports/headline, `report_as_of` on the dbt step)."""
     env = {**sample.env, "DUCKDB_DATABASE": str(database), "CTR_REPORTS_DIR": str(reports)}
-    with env_set(env):
-        job = build_definitions(Settings()).resolve_implicit_global_asset_job_def()
-        return job.execute_in_process(
-            asset_selection=[*REPORT_MODELS, report.REPORT_KEY],
-            run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": as_of}}}},
-            instance=DagsterInstance.ephemeral(),
-            raise_on_error=False,
-        )
+    job = build_definitions(Settings(**env)).resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        asset_selection=[*REPORT_MODELS, report.REPORT_KEY],
+        run_config={"ops": {"warehouse_dbt_models": {"config": {"report_as_of": as_of}}}},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
 
 
 def chart_data(database):

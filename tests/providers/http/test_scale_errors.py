@@ -33,7 +33,7 @@ from tests.conftest import run_range
 from tests.providers.helpers import FAST
 from tests.providers.http.test_live_run import stock_upstream
 from tests.providers.http.upstreams import Bar
-from tests.sample_slice import env_set, sample_warehouse
+from tests.sample_slice import sample_warehouse
 
 pytestmark = [
     pytest.mark.integration,
@@ -117,12 +117,12 @@ def load_then_build(tmp_path, env: dict, database, raw_tables, start: date, end:
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {**env, "DAGSTER_HOME": str(home)}
-    with env_set(env), DagsterInstance.from_config(str(home)) as instance:
-        defs = build_definitions(Settings())
+    with DagsterInstance.from_config(str(home)) as instance:
+        defs = build_definitions(Settings(**env))
         rest = [k for k in defs.resolve_all_asset_keys() if k.path[0] != "raw"]
         result = run_range(defs, instance, start.isoformat(), end.isoformat(), rest)
         headline = io.StringIO()
-        print_headline(Settings(), headline)
+        print_headline(Settings(**env), headline)
     return loaded, result, headline.getvalue()
 
 
