@@ -361,32 +361,24 @@ def print_headline(settings: Settings, out: TextIO = sys.stdout) -> bool:
     return True
 
 
-def demo(settings: Settings) -> int:
+def build_all(settings: Settings) -> int:
+    """Every asset, from CTR_START_DATE to the snapshot folder's last date (`make demo`) or to today from
+    the live sources (`make run`); then what was built and the headline."""
     preflight.check(settings)
     writable(("the warehouse folder", build_warehouse(settings).state_folder))
-    provenance.claim(settings)
     provider = build_provider(settings)
-    span = provider.date_range()
+    if settings.source == "live":
+        try:
+            provider.check_reachable()
+        except SourceUnreachableError as exc:
+            print(f"{exc}", file=sys.stderr)
+            return 3
+    provenance.claim(settings)
+    span = (None, date.today()) if settings.source == "live" else provider.date_range()
     if span is None:
         print(f"{settings.snapshot_dir} holds no snapshot files; see docs/warehouse.md.", file=sys.stderr)
         return 2
     ok = materialize_range(settings, settings.start_date, span[1])
-    print_summary(settings)
-    print_headline(settings)
-    return 0 if ok else 1
-
-
-def run_live(settings: Settings) -> int:
-    preflight.check(settings)
-    writable(("the warehouse folder", build_warehouse(settings).state_folder))
-    provider = build_provider(settings)
-    try:
-        provider.check_reachable()
-    except SourceUnreachableError as exc:
-        print(f"{exc}", file=sys.stderr)
-        return 3
-    provenance.claim(settings)
-    ok = materialize_range(settings, settings.start_date, date.today())
     print_summary(settings)
     print_headline(settings)
     return 0 if ok else 1
@@ -438,13 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "headline":
             return 0 if print_headline(settings) else 1
         if args.command == "run":
-            if settings.source != "live":
-                settings = settings.model_copy(update={"source": "live"})
-            return run_live(settings)
+            return build_all(settings.model_copy(update={"source": "live"}))
         if settings.source != "snapshot":
             print("`make demo` reads a snapshot folder; set CTR_SOURCE=snapshot or use `make run`.", file=sys.stderr)
             return 2
-        return demo(settings)
+        return build_all(settings)
     except preflight.ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
