@@ -44,6 +44,20 @@ DDL = (
 FINDING_COLUMNS = ("id", "trade_date", "value", "previous_date", "previous_value", "move", "limit_move", "note")
 
 
+def _number(v: float | None) -> str:
+    if v is None:
+        return "NULL"
+    return f"{v:,.6g}" if abs(v) < 1e6 else f"{v:,.4g}"
+
+
+def finding_text(row: Sequence) -> str:
+    """A finding (FINDING_COLUMNS) in one line: id, day, value, the previous one and the move."""
+    id_, day, value, previous_date, previous_value, move = row[:6]
+    note = row[7] if len(row) > 7 and row[7] else None
+    return (f"{id_} {day} {_number(value)} (previous {previous_date} {_number(previous_value)}, {move:+.1%})"
+            + (f" [{note}]" if note else ""))
+
+
 def ensure(conn: Sql) -> None:
     for statement in DDL:
         conn.execute(statement)

@@ -35,6 +35,7 @@ from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.release import status_lines
 from orchestration.resources import build_provider, build_warehouse
 from orchestration.resources.providers import ProviderError, SourceUnreachableError
+from orchestration.resources.warehouse import WarehouseLockedError
 from orchestration.settings import PROJECT_ROOT, Settings, get_settings
 
 # workspace.yaml's location name: with this tag (.dagster/repository) the UI lists CLI runs under the job,
@@ -247,6 +248,8 @@ class Progress(threading.Thread):
 
 
 def materialize_range(settings: Settings, start: date, end: date, out: TextIO = sys.stdout) -> bool:
+    # Here, not at the top: loading the definitions imports dagster-dbt and the whole graph (seconds),
+    # which `make headline` and `make ui` never need.
     from orchestration.definitions import build_definitions
 
     instance = DagsterInstance.get()
@@ -306,9 +309,6 @@ def materialize_range(settings: Settings, start: date, end: date, out: TextIO = 
 
 
 def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
-    from assets.report import default_reports_dir
-    from orchestration.resources.warehouse import WarehouseLockedError
-
     warehouse = build_warehouse(settings)
     print(f"\nWarehouse: {warehouse.location}", file=out)
     try:
@@ -325,9 +325,8 @@ def print_summary(settings: Settings, out: TextIO = sys.stdout) -> None:
                                     subsequent_indent="    "), file=out)
     except (duckdb.Error, OSError) as exc:
         print(f"  (cannot read {warehouse.reader_location}: {str(exc).splitlines()[0]})", file=out)
-    reports = settings.reports_dir or default_reports_dir(settings.duckdb_database)
     print(f"Query this, read-only: {warehouse.reader_hint}", file=out)
-    print(f"Headline report: {reports / 'headline.md'}   Browse it all: make ui, then http://127.0.0.1:3000",
+    print(f"Headline report: {settings.reports_folder / 'headline.md'}   Browse it all: make ui, then http://127.0.0.1:3000",
           file=out)
 
 

@@ -15,6 +15,8 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
 from orchestration.datasets import DATASETS
 from orchestration.preflight import ConfigurationError
 from orchestration.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
@@ -64,8 +66,6 @@ def _row_label(settings: Settings) -> str | None:
 def foreign_row_sources(settings: Settings) -> list[str]:
     """The raw rows' sources in the warehouse that this run would not have written (empty when the file
     is missing or busy: a busy file stops the run on its lock anyway)."""
-    import duckdb
-
     database = settings.duckdb_database
     if not database.exists():
         return []

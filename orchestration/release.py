@@ -65,10 +65,8 @@ def status_lines(warehouse: Warehouse) -> list[str]:
 
 
 def finding_lines(wh, run_id: str, limit: int = 20) -> list[str]:
-    from assets.checks.plausibility import finding_text
-
     rows = audit_log.findings_of(wh, run_id)
-    lines = [f"  {audit}: {finding_text(row)}" for audit, *row in rows[:limit]]
+    lines = [f"  {audit}: {audit_log.finding_text(row)}" for audit, *row in rows[:limit]]
     if len(rows) > limit:
         lines.append(f"  ... and {len(rows) - limit} more (select * from audit.findings where run_id = '{run_id}')")
     return lines

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
             return self.ducklake_data_path
         return str(_project_path(self.ducklake_data_path)).rstrip("/") + "/"
 
+    @property
+    def reports_folder(self) -> Path:
+        """CTR_REPORTS_DIR; else `reports/` in the project for the project's warehouse, and beside the
+        warehouse file for any other (a test's, a user's own), so that one never overwrites the other's."""
+        folder = self.duckdb_database.parent
+        return self.reports_dir or (PROJECT_ROOT / "reports" if folder == PROJECT_ROOT / "warehouse" else folder / "reports")
+
     @cached_property
     def is_bundled_sample(self) -> bool:
         return self.source == "snapshot" and self.snapshot_dir == SAMPLE_DIR.resolve()

@@ -30,7 +30,6 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance
 
 from assets.publish import published_path_for
-from assets.report import default_reports_dir
 from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
 from orchestration.resources.warehouse import DuckDBFileWarehouse
@@ -93,7 +92,7 @@ class SampleWarehouse:
 
     @property
     def reports(self) -> Path:
-        return default_reports_dir(self.database)
+        return self.settings.reports_folder
 
     @contextmanager
     def instance(self) -> Iterator[DagsterInstance]:

@@ -15,7 +15,6 @@ from assets.report import (
     CHART_FILES,
     REPORT_FILE,
     SYNTHETIC,
-    default_reports_dir,
     load_headline,
     render_charts,
 )
@@ -359,8 +358,9 @@ def test_rebased_lines_end_where_the_marts_returns_put_them(copy):
 
 
 def test_reports_go_to_the_project_for_its_warehouse_and_beside_any_other():
-    assert default_reports_dir(PROJECT_ROOT / "warehouse" / "china_tech_rally.duckdb") == PROJECT_ROOT / "reports"
-    assert default_reports_dir("/data/ctr/w.duckdb").as_posix() == "/data/ctr/reports"
+    assert Settings(DUCKDB_DATABASE=PROJECT_ROOT / "warehouse" / "x.duckdb").reports_folder == PROJECT_ROOT / "reports"
+    assert Settings(DUCKDB_DATABASE="/data/ctr/w.duckdb").reports_folder.as_posix() == "/data/ctr/reports"
+    assert Settings(DUCKDB_DATABASE="/data/ctr/w.duckdb", CTR_REPORTS_DIR="/r").reports_folder.as_posix() == "/r"
 
 
 def test_marts_carry_row_count_latest_date_preview_and_column_types(sample):

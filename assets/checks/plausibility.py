@@ -33,6 +33,7 @@ from dagster import (
 
 from assets.checks.common import mart_key, raw_key, rows_table
 from orchestration import audit_log
+from orchestration.audit_log import finding_text
 from orchestration.datasets import CORPORATE_ACTIONS
 from orchestration.partitions import run_window
 from orchestration.reference import headline_baskets
@@ -255,19 +256,6 @@ AUDITS = (
 # The assets the audits judge: the publication depends on each directly, so Dagster skips it when
 # one of their blocking checks fails.
 AUDITED_ASSETS = tuple(dict.fromkeys(a.asset for a in AUDITS))
-
-
-def _value(v: float | None) -> str:
-    if v is None:
-        return "NULL"
-    return f"{v:,.6g}" if abs(v) < 1e6 else f"{v:,.4g}"
-
-
-def finding_text(row: Sequence) -> str:
-    id_, day, value, previous_date, previous_value, move = row[:6]
-    note = row[7] if len(row) > 7 and row[7] else None
-    return (f"{id_} {day} {_value(value)} (previous {previous_date} {_value(previous_value)}, {move:+.1%})"
-            + (f" [{note}]" if note else ""))
 
 
 @dataclass(frozen=True)

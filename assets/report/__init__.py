@@ -63,15 +63,6 @@ CHART_FILES = {
 FILE_DPI, METADATA_DPI = 120, 64
 
 
-def default_reports_dir(database: str | Path) -> Path:
-    """`reports/` in the project for the project's warehouse; beside the warehouse file for any other
-    (a test's, a user's own), so that one never overwrites the other's report."""
-    database = Path(database)
-    if database.parent == PROJECT_ROOT / "warehouse":
-        return PROJECT_ROOT / "reports"
-    return database.parent / "reports"
-
-
 class ReportOutput(ConfigurableResource):
     """Where the report files go."""
 
@@ -389,5 +380,5 @@ def headline_report(
 @definitions
 def defs() -> Definitions:
     settings = current().settings
-    output = ReportOutput(directory=str(settings.reports_dir or default_reports_dir(settings.duckdb_database)))
+    output = ReportOutput(directory=str(settings.reports_folder))
     return Definitions(assets=[headline_report], resources={"report_output": output})

@@ -23,7 +23,7 @@ def build_provider(settings: Settings) -> MarketDataProvider:
 
 
 def snapshot_record_dir(settings: Settings) -> Path:
-    return settings.duckdb_database.parent / "snapshot_checks"
+    return build_warehouse(settings).state_folder / "snapshot_checks"
 
 
 def last_snapshot_date(settings: Settings) -> date | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from orchestration.calendars import exchange_timezone
+from orchestration.calendars import exchange_timezone, get_calendar
 from orchestration.reference import IndexInfo, currency_of_symbol, exchange_of_suffix, index_catalog
 from orchestration.resources.providers.base import ProviderError
 
@@ -214,8 +214,6 @@ def drop_unfinished_session(frame: pd.DataFrame, date_col: str, calendar: str | 
     if frame.empty or not calendar:
         return frame
     # The same session lookup the freshness checks and schedules use, weekday fallback included.
-    from orchestration.calendars import get_calendar
-
     now = utcnow()
     trading_calendar = get_calendar(calendar)
     today = trading_calendar.local_date(now)
