@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dagster import AssetExecutionContext, AssetKey
 
 from assets.checks.plausibility import evaluate_all, window_start_of
-from orchestration.resources.warehouse import Warehouse, published_path_for
+from orchestration.resources.warehouse import Warehouse
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
 
@@ -62,5 +62,3 @@ def publish_unless_a_later_step_does(
     context.log.info(f"Published {target} ({len(counts)} marts)")
     return f"published to {target}"
 
-
-__all__ = ["PUBLISHED_KEY", "publish_unless_a_later_step_does", "published_path_for", "runs_later"]

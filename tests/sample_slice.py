@@ -29,10 +29,9 @@ import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
-from assets.publish import published_path_for
 from orchestration.datasets import DATASETS
 from orchestration.definitions import build_definitions
-from orchestration.resources.warehouse import DuckDBFileWarehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse, published_path_for
 from orchestration.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
 from tests.conftest import run_range
 from tests.session_once import build_once

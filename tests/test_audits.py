@@ -15,12 +15,12 @@ from dagster import AssetKey, DagsterInstance
 
 from assets.checks import plausibility
 from assets.publication import PUBLISHED_KEY
-from assets.publish import published_path_for
 from assets.report import REPORT_KEY
 from orchestration import audit_log
 from orchestration.cli import print_headline
 from orchestration.definitions import build_definitions
 from orchestration.release import release
+from orchestration.resources.warehouse import published_path_for
 from orchestration.settings import PROJECT_ROOT, Settings
 from tests.conftest import run_range
 from tests.sample_slice import sample_warehouse, write_slice

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, instance_for_test
 
-from assets.publish import published_path_for
 from orchestration.definitions import build_definitions
+from orchestration.resources.warehouse import published_path_for
 from orchestration.settings import Settings
 from tests.conftest import run_range
 from tests.sample_slice import SLICE_END, SLICE_START, sample_warehouse

@@ -10,11 +10,10 @@ import pytest
 from dagster import AssetExecutionContext, AssetKey, DagsterInstance, asset, materialize
 
 from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
-from assets.publish import published_path_for
 from assets.report import REPORT_KEY
 from orchestration.definitions import build_definitions
 from orchestration.resources import warehouse as warehouse_module
-from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse, Warehouse, published_path_for
 from orchestration.settings import PROJECT_ROOT, Settings
 from tests.sample_slice import SLICE_END, sample_warehouse
 

@@ -27,13 +27,12 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 from dagster._core.events import DagsterEventType
 
 from assets.checks.totals import check_members_priced
-from assets.publish import published_path_for
 from orchestration import preflight, reference
 from orchestration.datasets import DATASETS, STOCK_PRICES
 from orchestration.definitions import build_definitions
 from orchestration.resources.providers.base import FetchResult
 from orchestration.resources.providers.snapshot import SnapshotProvider
-from orchestration.resources.warehouse import DuckDBFileWarehouse, WarehouseSession
+from orchestration.resources.warehouse import DuckDBFileWarehouse, WarehouseSession, published_path_for
 from orchestration.settings import SEEDS_DIR, Settings
 from tests.cli_runs import RUN_TIMEOUT, assert_session_ends, new_env, run_demo, start_demo
 from tests.conftest import run_range

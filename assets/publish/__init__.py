@@ -16,13 +16,11 @@ from dagster import (
 )
 
 from assets.checks.plausibility import AUDITED_ASSETS
-from assets.publication import PUBLISHED_KEY, published_path_for
+from assets.publication import PUBLISHED_KEY
 from assets.report import REPORT_KEY
 from orchestration.resources.warehouse import Warehouse
 
 PUBLISHED_GROUP = "published"
-
-__all__ = ["PUBLISHED_KEY", "publish_warehouse", "published_path_for"]
 
 
 @asset(
@@ -47,31 +45,22 @@ __all__ = ["PUBLISHED_KEY", "publish_warehouse", "published_path_for"]
 )
 def publish_warehouse(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     counts = warehouse.publish(run_id=context.run.run_id)
-    published_at = MetadataValue.text(datetime.now(UTC).isoformat(timespec="seconds"))
     target = warehouse.published_path
+    context.log.info(f"Published {target or warehouse.location} ({len(counts)} marts) from run {context.run.run_id}")
+    metadata = {"published_at": MetadataValue.text(datetime.now(UTC).isoformat(timespec="seconds")),
+                "mart_rows": MetadataValue.json(counts)}
     if target is None:
         # A lake is read in place, at its latest snapshot: publishing copies nothing (docs/scale-out.md).
-        context.log.info(f"Published {warehouse.location} ({len(counts)} marts) from run {context.run.run_id}")
-        return MaterializeResult(
-            metadata={
-                "location": MetadataValue.text(warehouse.location),
-                "published_at": published_at,
-                "mart_rows": MetadataValue.json(counts),
-            }
-        )
-    context.log.info(f"Published {target} ({len(counts)} marts) from run {context.run.run_id}")
-    return MaterializeResult(
-        metadata={
-            "path": MetadataValue.path(str(target)),
-            "published_at": published_at,
-            "size_mb": MetadataValue.float(round(target.stat().st_size / 1e6, 2)),
-            "mart_rows": MetadataValue.json(counts),
-            "open_with": MetadataValue.md(
-                f"```\nduckdb -readonly {target}\n```\n\n"
-                f"```python\nimport duckdb\nconn = duckdb.connect({str(target)!r}, read_only=True)\n```"
-            ),
-        }
-    )
+        return MaterializeResult(metadata={**metadata, "location": MetadataValue.text(warehouse.location)})
+    return MaterializeResult(metadata={
+        **metadata,
+        "path": MetadataValue.path(str(target)),
+        "size_mb": MetadataValue.float(round(target.stat().st_size / 1e6, 2)),
+        "open_with": MetadataValue.md(
+            f"```\nduckdb -readonly {target}\n```\n\n"
+            f"```python\nimport duckdb\nconn = duckdb.connect({str(target)!r}, read_only=True)\n```"
+        ),
+    })
 
 
 # Where the copy goes is the warehouse's business (Warehouse.published_path): no resource of its own, and

@@ -19,7 +19,6 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, materialize
 
-from assets.publish import published_path_for
 from assets.raw import build_raw_assets
 from orchestration import audit_log
 from orchestration.cli import print_headline
@@ -27,7 +26,7 @@ from orchestration.definitions import build_definitions
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG, daily_partitions
 from orchestration.resources.providers.live import LiveProvider
 from orchestration.resources.providers.symbols import listing
-from orchestration.resources.warehouse import DuckDBFileWarehouse
+from orchestration.resources.warehouse import DuckDBFileWarehouse, published_path_for
 from orchestration.settings import PROJECT_ROOT, Settings
 from tests.conftest import run_range
 from tests.providers.helpers import FAST

@@ -15,8 +15,8 @@ from datetime import date
 import duckdb
 import pytest
 
-from assets.publish import published_path_for
 from orchestration import audit_log
+from orchestration.resources.warehouse import published_path_for
 from tests.providers.http.test_scale_errors import load_then_build, serve_the_sample
 from tests.providers.http.test_untrusted_values import _with_extra_kline
 from tests.providers.http.upstreams import EM_KLINE, Bar
