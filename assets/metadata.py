@@ -32,12 +32,7 @@ def table_metadata(
     preview: bool = True,
 ) -> dict[str, Any]:
     """Column types, row count and (with `preview`) latest date and newest rows of one relation."""
-    found = wh.execute(
-        "select c.column_name, c.data_type, t.table_type from information_schema.columns as c"
-        " join information_schema.tables as t using (table_catalog, table_schema, table_name)"
-        " where c.table_schema = ? and c.table_name = ? order by c.ordinal_position",
-        [schema, table],
-    ).fetchall()
+    found = wh.columns(schema, table)
     if not found:
         return {}
     descriptions = descriptions or {}

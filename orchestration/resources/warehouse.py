@@ -365,10 +365,6 @@ class Warehouse(ConfigurableResource, ABC):
         with self.connect(read_only=read_only) as conn:
             yield WarehouseSession(conn)
 
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
-        with self.session() as session:
-            return session.query(sql, params)
-
     def ensure_raw_tables(self) -> None:
         with self.connect() as conn:
             conn.execute(f"create schema if not exists {RAW_SCHEMA}")

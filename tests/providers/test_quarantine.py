@@ -62,8 +62,9 @@ def test_a_withheld_day_keeps_the_row_the_warehouse_already_holds(tmp_path):
     again, held = quarantine(answer([("NVDA", D("2026-01-05"), 0.0, "USD", 139.0, 1e6),
                                      ("NVDA", D("2026-01-06"), 141.0, "USD", 139.0, 1e6)]))
     warehouse.replace_window(again, ["NVDA"], D("2026-01-05"), D("2026-01-06"), stamp, keep=held.withheld)
-    assert warehouse.query("select trade_date, close from raw.stock_prices order by 1")[1] == [
-        (D("2026-01-05"), 139.5), (D("2026-01-06"), 141.0)]
+    with warehouse.session(read_only=True) as wh:
+        assert wh.rows("select trade_date, close from raw.stock_prices order by 1") == [
+            (D("2026-01-05"), 139.5), (D("2026-01-06"), 141.0)]
 
 
 @pytest.mark.filterwarnings("ignore::pandas.errors.SettingWithCopyWarning", "ignore::FutureWarning")
