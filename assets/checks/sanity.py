@@ -6,11 +6,17 @@ value by value, into audit.quarantine); this is the backstop for rows that reach
 How far a close, a share count or an FX rate may move from one day to the next is the plausibility
 audits' to judge (assets/checks/plausibility.py): on the marts the headline reads, over the run's window,
 blocking publication, and knowing the splits the sources report.
+
+A run over a partition window reads only the window's rows: the raw loads replace exactly those, so
+the rows before it are the ones earlier runs checked (docs/operations.md, "What a run reads").
 """
 # No `from __future__ import annotations`: Dagster reads the Config and resource annotations at
 # decoration time.
 
+from datetime import date
+
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -18,7 +24,7 @@ from dagster import (
     asset_check,
 )
 
-from assets.checks.common import raw_key, rows_table
+from assets.checks.common import raw_key, rows_table, window_of
 from orchestration.datasets import (
     DATASETS,
     MAX_ABS_VALUE,
@@ -27,12 +33,18 @@ from orchestration.datasets import (
 from orchestration.resources.warehouse import Warehouse
 
 
-def non_positive_rows(wh, dataset: Dataset) -> tuple[list[str], list[tuple], int]:
+def non_positive_rows(wh, dataset: Dataset, first: date | None = None, last: date | None = None
+                      ) -> tuple[list[str], list[tuple], int]:
     """Every (id, date, column, value) where a column that must be positive is zero, negative, NaN,
-    infinite or too large to multiply into a market cap."""
+    infinite or too large to multiply into a market cap; dated first..last when given (each bound
+    optional)."""
+    # Dates, not user text: their ISO form is safe inside the SQL.
+    dated = "".join(
+        f" and {dataset.date_column} {op} date '{day.isoformat()}'" for op, day in ((">=", first), ("<=", last)) if day
+    )
     parts = [
         f"select {dataset.entity_column} as id, {dataset.date_column} as date, '{c}' as column_name, {c} as value"
-        f" from {dataset.table} where {c} <= 0 or not isfinite({c}) or {c} >= {MAX_ABS_VALUE}"
+        f" from {dataset.table} where ({c} <= 0 or not isfinite({c}) or {c} >= {MAX_ABS_VALUE}){dated}"
         for c in dataset.positive_columns
     ]
     sql = " union all ".join(parts)
@@ -41,8 +53,9 @@ def non_positive_rows(wh, dataset: Dataset) -> tuple[list[str], list[tuple], int
     return columns, rows, total
 
 
-def check_positive_values(wh, dataset: Dataset) -> AssetCheckResult:
-    columns, rows, total = non_positive_rows(wh, dataset)
+def check_positive_values(wh, dataset: Dataset, first: date | None = None, last: date | None = None
+                          ) -> AssetCheckResult:
+    columns, rows, total = non_positive_rows(wh, dataset, first, last)
     ids = sorted({r[0] for r in rows})
     return AssetCheckResult(
         passed=total == 0,
@@ -57,6 +70,7 @@ def check_positive_values(wh, dataset: Dataset) -> AssetCheckResult:
             "failing_rows": total,
             "failing_ids": MetadataValue.json(ids),
             "rows": rows_table(columns, rows, total),
+            "window": MetadataValue.text(f"{first or '...'} to {last or '...'}" if first or last else "all dates"),
         },
     )
 
@@ -69,9 +83,9 @@ def _positive_check(dataset: Dataset) -> AssetChecksDefinition:
         "ERROR and blocking: a failure stops the marts in the same run from building on it.",
         blocking=True,
     )
-    def _check(warehouse: Warehouse) -> AssetCheckResult:
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
         with warehouse.session() as wh:
-            return check_positive_values(wh, dataset)
+            return check_positive_values(wh, dataset, *window_of(context.run.tags))
 
     return _check
 
