@@ -315,7 +315,30 @@ def time_ui(project: Path, env: dict[str, str], log: Path, timeout: float = 180)
     return {"seconds": None if seconds is None else round(seconds, 2), "log": str(log)}
 
 
-def prepare(workdir: Path, name: str, symbols: int, years: int) -> dict:
+PG_PORT = "54339"  # beside the project's own local cluster (54329) and a system one (5432)
+
+
+def pg_env(workdir: Path) -> dict[str, str]:
+    return {**os.environ, "CTR_PG_DIR": str(workdir / "postgres"), "CTR_PG_PORT": PG_PORT}
+
+
+def start_postgres(workdir: Path) -> None:
+    """The project's local PostgreSQL (scripts/postgres.sh), in BENCH_DIR, for the Dagster instance."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "postgres.sh"), "start"], env=pg_env(workdir), check=True)
+
+
+def stop_postgres(workdir: Path) -> None:
+    subprocess.run(["bash", str(ROOT / "scripts" / "postgres.sh"), "stop"], env=pg_env(workdir), check=False)
+
+
+def fresh_pg_database(name: str) -> str:
+    """An empty database for one run folder's Dagster instance; its DAGSTER_PG_URL."""
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", PG_PORT, "-U", "ctr", "-d", "postgres"]
+    subprocess.run([*psql, "-c", f'drop database if exists "{name}"', "-c", f'create database "{name}"'], check=True)
+    return f"postgresql+psycopg2://ctr@127.0.0.1:{PG_PORT}/{name}"
+
+
+def prepare(workdir: Path, name: str, symbols: int, years: int, storage: str = "sqlite") -> dict:
     """Generated inputs (cached), a fresh run folder with the project copy, and the snapshot cut before
     LAST_DAY; the dbt manifest of the copy prepared (what `make setup` does once, not timed)."""
     start = LAST_DAY.replace(year=LAST_DAY.year - years)
@@ -342,16 +365,32 @@ def prepare(workdir: Path, name: str, symbols: int, years: int) -> dict:
         # it each takes 80% of RAM, and the peak memory measures the machine rather than the pipeline.
         "CTR_DUCKDB_MEMORY_LIMIT": os.environ.get("CTR_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT,
     }
+    if storage == "postgres":
+        # Runs and events in PostgreSQL (docs/scale-out.md): dagster-postgres writes a ranged run's
+        # per-partition events in batches, where SQLite commits each one (an fsync each on this disk).
+        env["DAGSTER_PG_URL"] = fresh_pg_database(f"dagster_{name}".replace("-", "_"))
+        subprocess.run([PY, "-m", "orchestration.instance", env["DAGSTER_HOME"]], cwd=project, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
     subprocess.run([PY, "-m", "orchestration.dbt_project"], cwd=project, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     return {"start": start, "generated": generated, "run": run, "snapshot": snapshot, "logs": logs,
             "project": project, "database": database, "env": env, "rows": rows_in(snapshot)}
 
 
-def bench(scale: float, years: int, workdir: Path, flat_years: int = 3) -> dict:
+def bench(scale: float, years: int, workdir: Path, storage: str, flat_years: int = 3) -> dict:
     symbols = max(1, round(FULL_SYMBOLS * scale))
     workdir.mkdir(parents=True, exist_ok=True)
-    long = prepare(workdir, "run", symbols, years)
+    if storage == "postgres":
+        start_postgres(workdir)
+    try:
+        return _bench(scale, years, workdir, storage, flat_years, symbols)
+    finally:
+        if storage == "postgres":
+            stop_postgres(workdir)
+
+
+def _bench(scale: float, years: int, workdir: Path, storage: str, flat_years: int, symbols: int) -> dict:
+    long = prepare(workdir, "run", symbols, years, storage)
     project, env, logs, database, snapshot = long["project"], long["env"], long["logs"], long["database"], long["snapshot"]
     start, rows = long["start"], long["rows"]
 
@@ -370,7 +409,7 @@ def bench(scale: float, years: int, workdir: Path, flat_years: int = 3) -> dict:
              "published_mb": (database.parent / "published" / database.name).stat().st_size / 1e6}
 
     # The same symbols with `flat_years` of history: its own full build (not compared), then the same day.
-    short = prepare(workdir, f"run-{flat_years}y", symbols, flat_years)
+    short = prepare(workdir, f"run-{flat_years}y", symbols, flat_years, storage)
     full_short = measure_dbt(f"full build {flat_years}y", [PY, "-m", "orchestration.cli", "demo"], short["project"],
                              short["env"], short["logs"] / "full.log")
     append_last_day(short["generated"], short["snapshot"])
@@ -387,6 +426,7 @@ def bench(scale: float, years: int, workdir: Path, flat_years: int = 3) -> dict:
         "rows": rows,
         "stock_price_rows": rows["stock_prices"],
         "settings": {k: env.get(k) for k in ("CTR_DUCKDB_MEMORY_LIMIT", "CTR_DUCKDB_THREADS")},
+        "dagster_storage": storage,
         "full_vs_sql": round(full["seconds"] / sql["seconds"], 3),
         "incremental_vs_full": round(day["seconds"] / full["seconds"], 4),
         "one_day_s": day["seconds"],
@@ -459,7 +499,9 @@ def main(argv: list[str] | None = None) -> None:
     scale = float(os.environ.get("BENCH_SCALE", "1"))
     workdir = Path(os.environ.get("BENCH_DIR", "/tmp/ctr-bench"))
     years = int(os.environ.get("BENCH_YEARS", str(YEARS)))
-    result = bench(scale, years, workdir)
+    # BENCH_DAGSTER=sqlite: Dagster's default storage (SQLite files in DAGSTER_HOME) instead.
+    storage = os.environ.get("BENCH_DAGSTER", "postgres")
+    result = bench(scale, years, workdir, storage)
     suffix = "" if (scale, years) == (1, YEARS) else f"-scale{scale:g}-{years}y"
     out = HERE / "results" / f"{result['date']}{suffix}.json"
     out.parent.mkdir(exist_ok=True)
