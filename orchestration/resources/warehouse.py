@@ -81,7 +81,7 @@ def _table_columns(conn: duckdb.DuckDBPyConnection, database: str) -> dict[tuple
     return found
 
 
-def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
+def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str, since: date | None = None) -> None:
     """Make every table of the published schemas in the attached database `copy` hold exactly the
     warehouse's rows, rewriting as little as it can.
 
@@ -90,7 +90,10 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
     and only the days that differ are deleted and inserted. Whatever changed them (an incremental run,
     a late correction, a full refresh, a failed run before the last publication) is found from the data
     itself. A table without trade_date, with other columns or types, or new, is copied whole; a table
-    gone from the warehouse is dropped."""
+    gone from the warehouse is dropped.
+
+    `since`: the earliest day any dbt build rewrote since the last publication (audit.rewrites); the
+    days before it are compared no more, so a daily publication reads its window, not the history."""
     here = conn.execute("select current_database()").fetchone()[0]
     source, target = _table_columns(conn, here), _table_columns(conn, copy)
     for schema, table in sorted(set(target) - set(source)):
@@ -105,7 +108,9 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
         conn.execute(f'drop {kind} "{copy}"."{schema}"."{name}"')
     for schema in PUBLISHED_SCHEMAS:
         conn.execute(f'create schema if not exists "{copy}"."{schema}"')
-    digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t group by trade_date"
+    # A date, not user text: its ISO form is safe inside the SQL.
+    dated = f"where trade_date >= date '{since.isoformat()}'" if since else ""
+    digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t " + dated + " group by trade_date"
     for (schema, table), columns in sorted(source.items()):
         mine, theirs = f'"{schema}"."{table}"', f'"{copy}"."{schema}"."{table}"'
         changed = None  # None: copy the table whole
@@ -565,10 +570,12 @@ class DuckDBFileWarehouse(Warehouse):
         published_at = None
         try:
             with self.connect() as conn:
+                known, since = audit_log.rewritten_since_last_publication(conn)
                 published_at = audit_log.record_publication(conn, run_id, released_by, note)
                 self._attach_copy(conn, tmp, base=target)
                 try:
-                    _bring_in_step(conn, _COPY)
+                    # Without a copy to start from, every day is new.
+                    _bring_in_step(conn, _COPY, since if known and target.is_file() else None)
                 finally:
                     conn.execute(f"detach {_COPY}")
             with duckdb.connect(str(tmp), read_only=True) as copy:
