@@ -63,3 +63,13 @@ def test_negative_price_never_reaches_raw_nor_the_marts(built, tmp_path, instanc
     materialised = {e.asset_key for e in result.get_asset_materialization_events()}
     assert AssetKey(["raw", "stock_prices"]) not in materialised
     assert not any(k.path[0] == "marts" for k in materialised)
+
+
+def test_a_windowed_run_checks_the_rows_of_its_window(warehouse_copy):
+    # The raw loads of a partition run replace exactly its window: the rows before it were checked by the
+    # runs that wrote them, and a daily run reads a day, not the history.
+    warehouse_copy.execute("update raw.stock_prices set close = 0 where symbol = 'NVDA' and trade_date = '2026-01-13'")
+    inside = check_positive_values(warehouse_copy, STOCK_PRICES, date(2026, 1, 13), date(2026, 1, 13))
+    after = check_positive_values(warehouse_copy, STOCK_PRICES, date(2026, 1, 14), date(2026, 1, 14))
+    assert not inside.passed and inside.metadata["failing_ids"].value == ["NVDA"]
+    assert after.passed and after.metadata["window"].value == "2026-01-14 to 2026-01-14"
