@@ -51,3 +51,42 @@ def test_days_before_the_window_are_left_as_published():
     _bring_in_step(conn, "published_copy")
     assert conn.execute(rows.format("published_copy.marts.fct")).fetchall() == conn.execute(
         rows.format("marts.fct")).fetchall()
+
+
+def _file_warehouse(tmp_path):
+    from orchestration.resources.warehouse import DuckDBFileWarehouse
+
+    warehouse = DuckDBFileWarehouse(database=str(tmp_path / "china_tech_rally.duckdb"))
+    with warehouse.connect() as conn:
+        conn.execute("create schema if not exists marts")
+        conn.execute("create table marts.fct (trade_date date, v double)")
+        conn.execute("insert into marts.fct values ('2026-01-01', 1), ('2026-01-02', 2), ('2026-01-05', 3)")
+    return warehouse
+
+
+def _published(warehouse):
+    with duckdb.connect(str(warehouse.published_path), read_only=True) as conn:
+        return conn.execute("select * from marts.fct order by trade_date").fetchall()
+
+
+def test_a_windowed_publication_rewrites_the_window_and_keeps_the_rest(tmp_path):
+    warehouse = _file_warehouse(tmp_path)
+    warehouse.publish(run_id="first")
+    with warehouse.connect() as conn:
+        audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
+        conn.execute("update marts.fct set v = 30 where trade_date = '2026-01-05'")
+    warehouse.publish(run_id="daily")
+    assert _published(warehouse) == [(date(2026, 1, 1), 1.0), (date(2026, 1, 2), 2.0), (date(2026, 1, 5), 30.0)]
+
+
+def test_a_published_file_an_analyst_wrote_to_is_compared_whole(tmp_path):
+    # The duckdb CLI opens read-write and checkpoints on exit: the change is in the file itself, in a day
+    # before any window. The next publication must not trust the file's older days.
+    warehouse = _file_warehouse(tmp_path)
+    warehouse.publish(run_id="first")
+    with duckdb.connect(str(warehouse.published_path)) as analyst:
+        analyst.execute("delete from marts.fct where trade_date = '2026-01-01'")
+    with warehouse.connect() as conn:
+        audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
+    warehouse.publish(run_id="daily")
+    assert _published(warehouse) == [(date(2026, 1, 1), 1.0), (date(2026, 1, 2), 2.0), (date(2026, 1, 5), 3.0)]

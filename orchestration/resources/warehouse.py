@@ -59,6 +59,12 @@ def _sql_string(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+def _file_stamp(path: Path) -> str:
+    """What changes when anything writes the file: its inode, size and modification time."""
+    st = path.stat()
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -567,15 +573,19 @@ class DuckDBFileWarehouse(Warehouse):
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
             stale.unlink(missing_ok=True)
         tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        stamp = target.parent / f".{target.name}.stamp"
         published_at = None
         try:
             with self.connect() as conn:
                 known, since = audit_log.rewritten_since_last_publication(conn)
+                # Only a published file exactly as this publisher left it may skip its older days: one
+                # an analyst wrote to (the duckdb CLI opens read-write and checkpoints on exit) is
+                # compared whole.
+                untouched = stamp.is_file() and target.is_file() and stamp.read_text() == _file_stamp(target)
                 published_at = audit_log.record_publication(conn, run_id, released_by, note)
                 self._attach_copy(conn, tmp, base=target)
                 try:
-                    # Without a copy to start from, every day is new.
-                    _bring_in_step(conn, _COPY, since if known and target.is_file() else None)
+                    _bring_in_step(conn, _COPY, since if known and untouched else None)
                 finally:
                     conn.execute(f"detach {_COPY}")
             with duckdb.connect(str(tmp), read_only=True) as copy:
@@ -588,8 +598,10 @@ class DuckDBFileWarehouse(Warehouse):
             # case that session wrote once more in between.
             wal = Path(f"{target}.wal")
             wal.unlink(missing_ok=True)
+            stamp.unlink(missing_ok=True)
             os.replace(tmp, target)
             wal.unlink(missing_ok=True)
+            stamp.write_text(_file_stamp(target))
             _fsync(target.parent)
         except BaseException:
             if published_at is not None:
