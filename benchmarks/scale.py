@@ -109,7 +109,7 @@ def measure(label: str, args: list[str], cwd: Path, env: dict[str, str], log: Pa
         done.set()
         sampler.join()
     text = log.read_text(errors="replace")
-    held = HELD_BACK.search(text)
+    held = HELD_BACK.search(text) if code != 0 else None
     if code != 0 and not held:
         sys.exit(f"[{label}] failed with exit code {code}; its output: {log}\n{text[-3000:]}")
     steps = {m[1]: float(m[3]) for line in text.splitlines() if (m := STEP_LINE.match(line))}
