@@ -407,6 +407,11 @@ def bench(scale: float, years: int, workdir: Path, storage: str, flat_years: int
 
 
 def _bench(scale: float, years: int, workdir: Path, storage: str, flat_years: int, symbols: int) -> dict:
+    # The code measured is the project copied now: its commit (and whether the tree had changes), now.
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *PROJECT_PARTS], check=False, cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
     long = prepare(workdir, "run", symbols, years, storage)
     project, env, logs, database, snapshot = long["project"], long["env"], long["logs"], long["database"], long["snapshot"]
     start, rows = long["start"], long["rows"]
@@ -466,8 +471,7 @@ def _bench(scale: float, years: int, workdir: Path, storage: str, flat_years: in
         "ui": ui,
         "sizes_mb": {k: round(v, 1) for k, v in sizes.items()},
         "marts_agree": agreement,
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip(),
+        "commit": commit + ("+uncommitted changes" if dirty else ""),
     }
 
 
