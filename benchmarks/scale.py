@@ -410,8 +410,8 @@ def _bench(scale: float, years: int, workdir: Path, storage: str, flat_years: in
     # The code measured is the project copied now: its commit (and whether the tree had changes), now.
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", *PROJECT_PARTS], check=False, cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *PROJECT_PARTS, ":!benchmarks/results"],
+                           check=False, cwd=ROOT, capture_output=True, text=True).stdout.strip()
     long = prepare(workdir, "run", symbols, years, storage)
     project, env, logs, database, snapshot = long["project"], long["env"], long["logs"], long["database"], long["snapshot"]
     start, rows = long["start"], long["rows"]
