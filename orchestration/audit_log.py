@@ -40,6 +40,11 @@ DDL = (
         run_id varchar not null, dataset varchar not null, id varchar not null, trade_date date not null,
         column_name varchar not null, value double, source varchar, reason varchar not null,
         quarantined_at timestamp not null)""",
+    # Each dbt build, before it runs: the first date it rewrites the incremental marts from (NULL: every
+    # row, a full build or --full-refresh). Publication compares the days from the earliest since the
+    # last publication, not every day (Warehouse.publish).
+    f"""create table if not exists {AUDIT_SCHEMA}.rewrites (
+        run_id varchar, window_start date, recorded_at timestamp not null)""",
 )
 FINDING_COLUMNS = ("id", "trade_date", "value", "previous_date", "previous_value", "move", "limit_move", "note")
 
@@ -102,6 +107,33 @@ def record_publication(
         f"insert into {AUDIT_SCHEMA}.publications values (?, ?, ?, ?)", [run_id, published_at, released_by, note]
     )
     return published_at
+
+
+def record_rewrite(conn: Sql, run_id: str | None, window_start: date | None) -> None:
+    """A dbt build is about to rewrite the marts from `window_start` on (None: every row). Recorded
+    before it runs, so a build that fails halfway is counted too."""
+    ensure(conn)
+    conn.execute(f"insert into {AUDIT_SCHEMA}.rewrites values (?, ?, (now() at time zone 'UTC'))",
+                 [run_id, window_start])
+
+
+def rewritten_since_last_publication(conn: Sql) -> tuple[bool, date | None]:
+    """(known, since): whether every rewrite since the last publication was recorded with a window, and
+    the earliest window start among them. Not known (compare every day): no publication or no record
+    yet, no rewrite recorded since (something else changed the warehouse), or a rewrite of every row."""
+    if not has_log(conn) or not conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'rewrites'",
+        [AUDIT_SCHEMA],
+    ).fetchone()[0]:
+        return False, None
+    last = conn.execute(f"select max(published_at) from {AUDIT_SCHEMA}.publications").fetchone()[0]
+    if last is None:
+        return False, None
+    starts = [r[0] for r in conn.execute(
+        f"select window_start from {AUDIT_SCHEMA}.rewrites where recorded_at > ?", [last]).fetchall()]
+    if not starts or None in starts:
+        return False, None
+    return True, min(starts)
 
 
 def forget_publication(conn: Sql, published_at: datetime) -> None:

@@ -162,9 +162,24 @@ def freshness_result(verdict: Verdict, instant: Instant, lag: int, what: str, ta
     )
 
 
-def latest_dates(wh: WarehouseSession, table: str, id_column: str) -> dict[str, date]:
-    rows = wh.execute(f"select {id_column}, max(trade_date) from {table} group by 1").fetchall()
-    return {k: v for k, v in rows}
+def latest_dates(wh: WarehouseSession, table: str, id_column: str,
+                 expectations: Sequence[Expectation] | None = None) -> dict[str, date]:
+    """Each id's latest trade_date. With `expectations`, only the rows from the earliest expected date
+    on are read for the ids that reach it (every id on a current warehouse), and the whole history
+    only for those behind it: a daily run reads its last days, not 15 years of prices."""
+    held = [e for e in expectations or () if e.exempt is None and e.expected is not None]
+    if not held:
+        rows = wh.execute(f"select {id_column}, max(trade_date) from {table} group by 1").fetchall()
+        return {k: v for k, v in rows}
+    since = min(e.expected for e in held)
+    found = dict(wh.execute(f"select {id_column}, max(trade_date) from {table} where trade_date >= ? group by 1",
+                            [since]).fetchall())
+    behind = sorted({e.entity for e in held} - set(found))
+    if behind:
+        found.update(wh.execute(
+            f"select {id_column}, max(trade_date) from {table}"
+            f" where {id_column} in (select unnest(?::varchar[])) group by 1", [behind]).fetchall())
+    return found
 
 
 # --- the expectations of each asset -------------------------------------------------------------
@@ -195,33 +210,33 @@ def basket_expectations(instant: Instant, lag: int) -> list[Expectation]:
 
 def check_raw_index_prices(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
     return raw_guard(wh, INDEX_PRICES, provider, instance) or freshness_result(
-        judge(index_expectations(instant, lag), latest_dates(wh, INDEX_PRICES.table, "index_id")),
+        judge(expected := index_expectations(instant, lag), latest_dates(wh, INDEX_PRICES.table, "index_id", expected)),
         instant, lag, "indices", INDEX_PRICES.table)
 
 
 def check_raw_stock_prices(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
     return raw_guard(wh, STOCK_PRICES, provider, instance) or freshness_result(
-        judge(stock_expectations(instant, lag), latest_dates(wh, STOCK_PRICES.table, "symbol")),
+        judge(expected := stock_expectations(instant, lag), latest_dates(wh, STOCK_PRICES.table, "symbol", expected)),
         instant, lag, "basket members", STOCK_PRICES.table)
 
 
 def check_raw_fx_rates(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
     return raw_guard(wh, FX_RATES, provider, instance) or freshness_result(
-        judge(fx_expectations(instant, lag), latest_dates(wh, FX_RATES.table, "currency")),
+        judge(expected := fx_expectations(instant, lag), latest_dates(wh, FX_RATES.table, "currency", expected)),
         instant, lag, "currencies", FX_RATES.table)
 
 
 def check_mart_index_returns(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
     table = f"{MARTS_SCHEMA}.fct_index_returns"
     return mart_guard(wh, "fct_index_returns", provider, instance) or freshness_result(
-        judge(index_expectations(instant, lag), latest_dates(wh, table, "index_id")),
+        judge(expected := index_expectations(instant, lag), latest_dates(wh, table, "index_id", expected)),
         instant, lag, "indices", table)
 
 
 def check_mart_basket_market_cap(wh, instant: Instant, lag: int, provider=None, instance=None) -> AssetCheckResult:
     table = f"{MARTS_SCHEMA}.fct_ai_basket_market_cap"
     return mart_guard(wh, "fct_ai_basket_market_cap", provider, instance) or freshness_result(
-        judge(basket_expectations(instant, lag), latest_dates(wh, table, "basket_id")),
+        judge(expected := basket_expectations(instant, lag), latest_dates(wh, table, "basket_id", expected)),
         instant, lag, "baskets", table)
 
 

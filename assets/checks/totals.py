@@ -9,6 +9,8 @@ are WARN and not blocking: they run after the dbt step, and the raw-level ERROR 
 # No `from __future__ import annotations`: Dagster reads the Config and resource annotations at
 # decoration time.
 
+from datetime import date
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -26,6 +28,7 @@ from assets.checks.common import (
     raw_guard,
     raw_key,
     rows_table,
+    window_of,
 )
 from orchestration import reference
 from orchestration.calendars import first_session_on_or_after
@@ -69,7 +72,7 @@ def load_expected_members(wh) -> list[str]:
 # priced and expected by the day is in both sets (a member-day is one row, the mart's key), so the sets
 # are equal exactly when those equal the listed count and nothing else is priced. Only these days are
 # then compared member by member: on a clean mart of 20M member-days that is none.
-SUSPECT_DAYS_SQL = f"""
+SUSPECT_DAYS_SQL = """
 create or replace temp table _suspect_days as
 with listed_by_date as (
     select basket_id, first_expected,
@@ -79,17 +82,18 @@ with listed_by_date as (
 ),
 listed as (
     select b.basket_id, b.trade_date, b.members_priced, coalesce(l.members_listed, 0) as members_listed
-    from {BASKET} as b
+    from {basket} as b
     asof left join listed_by_date as l
         on b.basket_id = l.basket_id and b.trade_date >= l.first_expected
+    where {since_b}
 ),
 priced as (
     select d.basket_id, d.trade_date,
            count(*) filter (where e.first_expected <= d.trade_date) as priced_and_listed,
            count(*) filter (where e.first_expected is null or e.first_expected > d.trade_date) as priced_unlisted
-    from {MEMBERS_DAILY} as d
+    from {members} as d
     left join _expected_members as e on d.basket_id = e.basket_id and d.symbol = e.symbol
-    where d.market_cap_usd is not null
+    where d.market_cap_usd is not null and {since_d}
     group by all
 )
 select coalesce(l.basket_id, p.basket_id) as basket_id, coalesce(l.trade_date, p.trade_date) as trade_date,
@@ -156,12 +160,18 @@ order by s.trade_date desc, s.basket_id
 """
 
 
-def check_members_priced(wh, provider=None, instance=None) -> AssetCheckResult:
+def check_members_priced(wh, provider=None, instance=None, since: date | None = None) -> AssetCheckResult:
+    """`since`: the run's window start; the basket days before it are the ones earlier runs judged
+    (the incremental marts never rewrite them), so a daily run reads its window, not the history."""
     guard = mart_guard(wh, "fct_ai_basket_market_cap", provider, instance)
     if guard:
         return guard
     fallbacks = load_expected_members(wh)
-    wh.execute(SUSPECT_DAYS_SQL)
+    # A date, not user text: its ISO form is safe inside the SQL.
+    def dated(alias: str) -> str:
+        return f"{alias}.trade_date >= date '{since.isoformat()}'" if since else "true"
+
+    wh.execute(SUSPECT_DAYS_SQL.format(basket=BASKET, members=MEMBERS_DAILY, since_b=dated("b"), since_d=dated("d")))
     wh.execute(MEMBERS_SQL)
     by_symbol_cols, by_symbol = wh.query(MEMBERS_BY_SYMBOL_SQL)
     by_day_cols, by_day = wh.query(MEMBERS_BY_DAY_SQL)
@@ -172,6 +182,7 @@ def check_members_priced(wh, provider=None, instance=None) -> AssetCheckResult:
         "by_symbol": rows_table(by_symbol_cols, by_symbol),
         "failing_days_latest_first": rows_table(by_day_cols, by_day),
         "calendar_fallback_used": bool(fallbacks),
+        "checked_from": MetadataValue.text(str(since or "all dates")),
     }
     if fallbacks:
         metadata["calendar_fallbacks"] = MetadataValue.json(fallbacks[:20])
@@ -186,7 +197,8 @@ def check_members_priced(wh, provider=None, instance=None) -> AssetCheckResult:
             + (f". {causes[0]}" if causes else "")
         )
     else:
-        description = "Every basket day prices every member listed (and trading) by then."
+        description = ("Every basket day" + (f" from {since}" if since else "")
+                       + " prices every member listed (and trading) by then.")
     return AssetCheckResult(passed=not by_day, severity=AssetCheckSeverity.WARN, description=description,
                             metadata=metadata)
 
@@ -245,23 +257,27 @@ def check_constituents(wh, provider=None, instance=None) -> AssetCheckResult:
 
 # --- Dagster definitions -------------------------------------------------------------------------
 
+# The last field: whether the check reads only the basket days from the run's window start on.
 _CHECKS = (
     (mart_key("fct_ai_basket_market_cap"), "members_priced_equals_listed_members", check_members_priced,
      [mart_key("fct_ai_basket_members_daily")],
      ("members_priced equals the members listed by that date (from their first session on their own "
-      "calendar); WARN naming the missing symbols and why.")),
+      "calendar), on the basket days from the run's window start (every day without a window); WARN"
+      " naming the missing symbols and why."), True),
     (raw_key(INDEX_CONSTITUENTS), "snapshot_counts_and_weights", check_constituents, [],
      ("Each constituent snapshot of an index has the index catalog seed's `constituent_count` names"
-      f" (STAR50 50, HSTECH 30) whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN).")),
+      f" (STAR50 50, HSTECH 30) whose weights sum to 100 +/- {WEIGHT_TOLERANCE} (WARN)."), False),
 )
 
 
-def _build(asset_key, name: str, body, deps, description: str) -> AssetChecksDefinition:
+def _build(asset_key, name: str, body, deps, description: str, windowed: bool) -> AssetChecksDefinition:
     @asset_check(asset=asset_key, name=name, description=description, additional_deps=deps or None,
                  blocking=False)
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse,
                provider: MarketDataProvider) -> AssetCheckResult:
         with warehouse.session() as wh:
+            if windowed:
+                return body(wh, provider, context.instance, since=window_of(context.run.tags)[0])
             return body(wh, provider, context.instance)
 
     return _check

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from assets.metadata import with_table_metadata
 from assets.publication import PUBLISHED_KEY, publish_unless_a_later_step_does
+from orchestration import audit_log
 from orchestration.composition import current
 from orchestration.dbt_project import dbt_project, environment, prepare_manifest
 from orchestration.partitions import run_window
@@ -141,6 +142,12 @@ def build_dbt_assets(warehouse: Warehouse) -> AssetsDefinition:
         )
         # On a lake another run's build may be rewriting the same tables: the two take turns.
         with warehouse.exclusive("transform"):
+            # What publication compares (audit_log.rewritten_since_last_publication), recorded first: a
+            # build that fails halfway has rewritten from there too.
+            start = window["CTR_WINDOW_MIN_DATE"]
+            with warehouse.session() as wh:
+                audit_log.record_rewrite(wh, context.run.run_id,
+                                         None if config.full_refresh or not start else date.fromisoformat(start))
             with environment(window):
                 invocation = dbt.cli(config.build_args(), context=context)
             # Row counts, column schemas, and the marts' latest date and preview (assets/metadata.py).

@@ -9,12 +9,14 @@ with
 basket_market_cap as (
 
     select * from {{ ref('fct_ai_basket_market_cap') }}
+    where {{ in_test_window('trade_date') }}
 
 ),
 
 members_daily as (
 
     select * from {{ ref('fct_ai_basket_members_daily') }}
+    where {{ in_test_window('trade_date') }}
 
 ),
 

@@ -9,6 +9,7 @@ with
 members_daily as (
 
     select * from {{ ref('fct_ai_basket_members_daily') }}
+    where {{ in_test_window('trade_date') }}
 
 ),
 

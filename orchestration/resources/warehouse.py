@@ -59,6 +59,12 @@ def _sql_string(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+def _file_stamp(path: Path) -> str:
+    """What changes when anything writes the file: its inode, size and modification time."""
+    st = path.stat()
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -81,7 +87,7 @@ def _table_columns(conn: duckdb.DuckDBPyConnection, database: str) -> dict[tuple
     return found
 
 
-def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
+def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str, since: date | None = None) -> None:
     """Make every table of the published schemas in the attached database `copy` hold exactly the
     warehouse's rows, rewriting as little as it can.
 
@@ -90,7 +96,10 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
     and only the days that differ are deleted and inserted. Whatever changed them (an incremental run,
     a late correction, a full refresh, a failed run before the last publication) is found from the data
     itself. A table without trade_date, with other columns or types, or new, is copied whole; a table
-    gone from the warehouse is dropped."""
+    gone from the warehouse is dropped.
+
+    `since`: the earliest day any dbt build rewrote since the last publication (audit.rewrites); the
+    days before it are compared no more, so a daily publication reads its window, not the history."""
     here = conn.execute("select current_database()").fetchone()[0]
     source, target = _table_columns(conn, here), _table_columns(conn, copy)
     for schema, table in sorted(set(target) - set(source)):
@@ -105,7 +114,9 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str) -> None:
         conn.execute(f'drop {kind} "{copy}"."{schema}"."{name}"')
     for schema in PUBLISHED_SCHEMAS:
         conn.execute(f'create schema if not exists "{copy}"."{schema}"')
-    digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t group by trade_date"
+    # A date, not user text: its ISO form is safe inside the SQL.
+    dated = f"where trade_date >= date '{since.isoformat()}'" if since else ""
+    digest = "select trade_date, count(*) as n, sum(hash(t)::hugeint) as h from {} as t " + dated + " group by trade_date"
     for (schema, table), columns in sorted(source.items()):
         mine, theirs = f'"{schema}"."{table}"', f'"{copy}"."{schema}"."{table}"'
         changed = None  # None: copy the table whole
@@ -558,13 +569,19 @@ class DuckDBFileWarehouse(Warehouse):
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
             stale.unlink(missing_ok=True)
         tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        stamp = target.parent / f".{target.name}.stamp"
         published_at = None
         try:
             with self.connect() as conn:
+                known, since = audit_log.rewritten_since_last_publication(conn)
+                # Only a published file exactly as this publisher left it may skip its older days: one
+                # an analyst wrote to (the duckdb CLI opens read-write and checkpoints on exit) is
+                # compared whole.
+                untouched = stamp.is_file() and target.is_file() and stamp.read_text() == _file_stamp(target)
                 published_at = audit_log.record_publication(conn, run_id, released_by, note)
                 self._attach_copy(conn, tmp, base=target)
                 try:
-                    _bring_in_step(conn, _COPY)
+                    _bring_in_step(conn, _COPY, since if known and untouched else None)
                 finally:
                     conn.execute(f"detach {_COPY}")
             with duckdb.connect(str(tmp), read_only=True) as copy:
@@ -577,8 +594,10 @@ class DuckDBFileWarehouse(Warehouse):
             # case that session wrote once more in between.
             wal = Path(f"{target}.wal")
             wal.unlink(missing_ok=True)
+            stamp.unlink(missing_ok=True)
             os.replace(tmp, target)
             wal.unlink(missing_ok=True)
+            stamp.write_text(_file_stamp(target))
             _fsync(target.parent)
         except BaseException:
             if published_at is not None:

@@ -18,7 +18,18 @@ constituents as (
 
 stock_prices as (
 
-    select symbol, trade_date, currency from {{ ref('stg_stock_prices') }}
+    -- raw, not stg_stock_prices: the coverage of each symbol is two aggregates, which need no
+    -- deduplication of 20M rows first (stg's newest-load rule is applied below, where it matters)
+    select
+        trim(symbol) as symbol,
+        cast(trade_date as date) as trade_date,
+        upper(trim(currency)) as currency,
+        loaded_at
+
+    from {{ source('raw', 'stock_prices') }}
+    where symbol is not null
+        and trade_date is not null
+        and close is not null
 
 ),
 
@@ -66,7 +77,8 @@ price_coverage as (
         symbol,
         min(trade_date) as first_trade_date,
         max(trade_date) as last_trade_date,
-        arg_max(currency, trade_date) as latest_currency
+        -- the currency of the newest load of the latest date, as stg_stock_prices keeps it
+        arg_max(currency, struct_pack(trade_date, loaded_at)) as latest_currency
 
     from stock_prices
     group by symbol

@@ -6,7 +6,7 @@
 
 {{ config(materialized='incremental', incremental_strategy='window_replace', on_schema_change='fail') }}
 
-{%- set periods = [('1M', 1, 'months', 1), ('3M', 2, 'months', 3), ('6M', 3, 'months', 6), ('YTD', 4, 'ytd', none), ('1Y', 5, 'months', 12)] %}
+{%- set periods = [('1M', 'months', 1), ('3M', 'months', 3), ('6M', 'months', 6), ('YTD', 'ytd', none), ('1Y', 'months', 12)] %}
 
 with
 
@@ -35,9 +35,9 @@ seed_members as (
 targets as (
 
     -- the anchor as "on or before a date": the YTD base is the last valued day of the previous year
-    {%- for period, period_order, kind, months in periods %}
+    {%- for period, kind, months in periods %}
     select
-        basket_id, trade_date, market_cap_usd, '{{ period }}' as period, {{ period_order }} as period_order,
+        basket_id, trade_date, market_cap_usd, '{{ period }}' as period,
         {% if kind == 'ytd' %}{{ year_start('trade_date') }} - 1{% else %}{{ months_before('trade_date', months) }}{% endif %} as base_target_date
     from basket
     where {{ in_window('trade_date') }}
@@ -48,10 +48,12 @@ targets as (
 
 based as (
 
+    -- one row per basket, period and date; `slot` numbers them, so the 10-100M member rows below are
+    -- grouped and ranked on one integer rather than on (basket_id, period, trade_date)
     select
+        row_number() over () as slot,
         targets.basket_id,
         targets.period,
-        targets.period_order,
         targets.trade_date,
         base.trade_date as base_date,
         targets.market_cap_usd as basket_market_cap_usd,
@@ -64,44 +66,53 @@ based as (
 
 ),
 
-sides as (
+members as (
 
-    select based.*, m.symbol, m.market_cap_usd, null::double as market_cap_usd_base
+    -- every member with a row on the date: a member has a row on every basket date from its first
+    -- close on, so the members on the base date are among them (NULL base: listed since), and one
+    -- join each way replaces a union of both sides grouped back by member
+    select
+        based.slot,
+        now.symbol,
+        now.market_cap_usd,
+        base.market_cap_usd as market_cap_usd_base,
+        coalesce(now.market_cap_usd, 0) - coalesce(base.market_cap_usd, 0) as change_usd
+
     from based
-    inner join members_daily as m on based.basket_id = m.basket_id and based.trade_date = m.trade_date
-    union all
-    select based.*, m.symbol, null::double, m.market_cap_usd
-    from based
-    inner join members_daily as m on based.basket_id = m.basket_id and based.base_date = m.trade_date
+    inner join members_daily as now
+        on based.basket_id = now.basket_id
+        and based.trade_date = now.trade_date
+    left join members_daily as base
+        on now.basket_id = base.basket_id
+        and now.symbol = base.symbol
+        and based.base_date = base.trade_date
+    where now.market_cap_usd is not null or base.market_cap_usd is not null
 
 ),
 
-members as (
+basket_changes as (
 
-    select
-        basket_id, period, period_order, trade_date, base_date, basket_market_cap_usd, basket_market_cap_usd_base,
-        symbol,
-        max(market_cap_usd) as market_cap_usd,
-        max(market_cap_usd_base) as market_cap_usd_base
-
-    from sides
-    group by all
-    having max(market_cap_usd) is not null or max(market_cap_usd_base) is not null
+    -- the basket's change is the sum of its members' (not the difference of two 1e13 totals, whose
+    -- rounding would be larger than a small change)
+    select slot, sum(change_usd) as basket_change_usd
+    from members
+    group by slot
 
 ),
 
 changes as (
 
-    -- the basket's change as the sum of its members': the difference of two basket totals of ~1e13
-    -- would carry their rounding (1e-3) into a change of ~1e10, and differ between builds
     select
-        *,
-        sum(change_usd) over (partition by basket_id, period, trade_date) as basket_change_usd
+        based.*,
+        members.symbol,
+        members.market_cap_usd,
+        members.market_cap_usd_base,
+        members.change_usd,
+        basket_changes.basket_change_usd
 
-    from (
-        select *, coalesce(market_cap_usd, 0) - coalesce(market_cap_usd_base, 0) as change_usd
-        from members
-    )
+    from members
+    inner join basket_changes on members.slot = basket_changes.slot
+    inner join based on members.slot = based.slot
 
 ),
 
@@ -122,7 +133,7 @@ final as (
         100 * changes.change_usd / changes.basket_market_cap_usd_base as contribution_pct_points,
         -- 1 = moved the basket most in the direction it went (the largest fall when it fell)
         rank() over (
-            partition by changes.basket_id, changes.period, changes.trade_date
+            partition by changes.slot
             order by case when changes.basket_change_usd < 0 then -changes.change_usd else changes.change_usd end desc
         )::integer as contribution_rank
 

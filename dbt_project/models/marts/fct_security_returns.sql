@@ -39,32 +39,31 @@ converted as (
 
 series as (
 
-    select
-        *,
-        close * usd_per_unit as close_usd,
-        {%- for name, months in periods %}
-        {{ months_before('trade_date', months) }} as target_{{ name }},
-        {%- endfor %}
-        {{ year_start('trade_date') }} - 1 as target_ytd
-
+    select *, struct_pack(close := close, close_usd := close * usd_per_unit) as closes
     from converted
 
 ),
 
 anchored as (
 
+    -- each anchor is the symbol's latest row on or before the target date (months_before(), the last
+    -- day of the previous year): a window frame ending that far back, one sort of the series for all
+    -- five, where an as-of join per period sorted it five times
     select
-        s.*,
-        {%- for name, _ in periods + [('ytd', none)] %}
-        a_{{ name }}.close as close_{{ name }},
-        a_{{ name }}.close_usd as close_usd_{{ name }}{{ "," if not loop.last }}
+        *,
+        {%- for name, months in periods %}
+        last_value(closes) over (
+            partition by symbol order by trade_date
+            range between unbounded preceding and interval {{ months }} month preceding
+        ) as anchor_{{ name }},
         {%- endfor %}
+        last_value(closes) over (
+            partition by symbol order by trade_date
+            range between unbounded preceding
+                and cast(trade_date - ({{ year_start('trade_date') }} - 1) as integer) preceding
+        ) as anchor_ytd
 
-    from series as s
-    {%- for name, _ in periods + [('ytd', none)] %}
-    asof left join series as a_{{ name }}
-        on s.symbol = a_{{ name }}.symbol and s.target_{{ name }} >= a_{{ name }}.trade_date
-    {%- endfor %}
+    from series
 
 ),
 
@@ -77,12 +76,12 @@ final as (
         currency,
         close as close_local,
         usd_per_unit,
-        close_usd,
+        closes.close_usd,
         {%- for name in ['1m', '3m', '6m', 'ytd', '1y'] %}
-        close / close_{{ name }} - 1 as return_{{ name }},
+        close / anchor_{{ name }}.close - 1 as return_{{ name }},
         {%- endfor %}
         {%- for name in ['1m', '3m', '6m', 'ytd', '1y'] %}
-        close_usd / close_usd_{{ name }} - 1 as return_{{ name }}_usd{{ "," if not loop.last }}
+        closes.close_usd / anchor_{{ name }}.close_usd - 1 as return_{{ name }}_usd{{ "," if not loop.last }}
         {%- endfor %}
 
     from anchored
