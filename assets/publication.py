@@ -19,7 +19,8 @@ from collections.abc import Iterable
 
 from dagster import AssetExecutionContext, AssetKey
 
-from assets.checks.plausibility import evaluate_all, window_start_of
+from assets.checks.plausibility import evaluate_all
+from orchestration.partitions import window_start_of
 from orchestration.resources.warehouse import Warehouse
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])

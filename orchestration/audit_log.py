@@ -121,11 +121,7 @@ def rewritten_since_last_publication(conn: Sql) -> tuple[bool, date | None]:
     """(known, since): whether every rewrite since the last publication was recorded with a window, and
     the earliest window start among them. Not known (compare every day): no publication or no record
     yet, no rewrite recorded since (something else changed the warehouse), or a rewrite of every row."""
-    if not has_log(conn) or not conn.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'rewrites'",
-        [AUDIT_SCHEMA],
-    ).fetchone()[0]:
-        return False, None
+    ensure(conn)  # a warehouse older than the rewrites table gains it here: no record, every day compared
     last = conn.execute(f"select max(published_at) from {AUDIT_SCHEMA}.publications").fetchone()[0]
     if last is None:
         return False, None

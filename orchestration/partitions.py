@@ -41,3 +41,9 @@ def run_window(tags: Mapping[str, str]) -> dict[str, str | None]:
     start = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
     end = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
     return {"CTR_WINDOW_MIN_DATE": start, "CTR_WINDOW_MAX_DATE": end}
+
+
+def window_start_of(tags: Mapping[str, str]) -> date | None:
+    """The first day of the run's partition window, as the dbt step reads it (None: no window)."""
+    start = run_window(tags)["CTR_WINDOW_MIN_DATE"]
+    return date.fromisoformat(start) if start else None

@@ -14,7 +14,6 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, DagsterInsta
 from orchestration import markdown
 from orchestration.datasets import DATASETS, DATASETS_BY_NAME, Dataset
 from orchestration.dbt_project import dbt_project
-from orchestration.partitions import run_window
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.providers.snapshot import SnapshotProvider
 from orchestration.resources.warehouse import WarehouseSession
@@ -44,13 +43,6 @@ def raw_inputs_of(model: str) -> tuple[str, ...]:
         pending.extend(node.get("depends_on", {}).get("nodes", []))
     # In the datasets' own order (prices first): the first cause named is the one a reader fixes first.
     return tuple(d.name for d in DATASETS if d.name in found)
-
-
-def window_of(tags) -> tuple[date | None, date | None]:
-    """The run's partition window (first and last day), (None, None) without one."""
-    window = run_window(tags)
-    first, last = window["CTR_WINDOW_MIN_DATE"], window["CTR_WINDOW_MAX_DATE"]
-    return (date.fromisoformat(first) if first else None, date.fromisoformat(last) if last else None)
 
 
 def raw_key(dataset: Dataset | str) -> AssetKey:

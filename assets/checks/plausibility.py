@@ -35,7 +35,7 @@ from assets.checks.common import mart_key, raw_key, rows_table
 from orchestration import audit_log
 from orchestration.audit_log import finding_text
 from orchestration.datasets import CORPORATE_ACTIONS
-from orchestration.partitions import run_window
+from orchestration.partitions import window_start_of
 from orchestration.reference import headline_baskets
 from orchestration.resources.warehouse import Warehouse, WarehouseSession
 
@@ -283,12 +283,6 @@ class Outcome:
                 f" +-{self.audit.limit:.0%} {since}: {shown}{more}")
 
 
-def window_start_of(tags: dict[str, str]) -> date | None:
-    """The first day of the run's partition window, as the dbt step reads it (None: no window)."""
-    start = run_window(tags)["CTR_WINDOW_MIN_DATE"]
-    return date.fromisoformat(start) if start else None
-
-
 NO_SPLITS = "(select null::varchar as symbol, null::date as ex_date, null::double as ratio where false)"
 
 
@@ -364,4 +358,4 @@ def build_plausibility_checks() -> list[AssetChecksDefinition]:
 
 
 __all__ = ["AUDITED_ASSETS", "AUDITS", "LIMITS", "LOOKBACK_DAYS", "Audit", "Limits", "Outcome",
-           "build_plausibility_checks", "evaluate", "evaluate_all", "window_start_of"]
+           "build_plausibility_checks", "evaluate", "evaluate_all"]

@@ -28,11 +28,11 @@ from assets.checks.common import (
     raw_guard,
     raw_key,
     rows_table,
-    window_of,
 )
 from orchestration import reference
 from orchestration.calendars import first_session_on_or_after
 from orchestration.datasets import INDEX_CONSTITUENTS
+from orchestration.partitions import window_start_of
 from orchestration.resources.providers.base import MarketDataProvider
 from orchestration.resources.warehouse import Warehouse
 
@@ -277,7 +277,7 @@ def _build(asset_key, name: str, body, deps, description: str, windowed: bool) -
                provider: MarketDataProvider) -> AssetCheckResult:
         with warehouse.session() as wh:
             if windowed:
-                return body(wh, provider, context.instance, since=window_of(context.run.tags)[0])
+                return body(wh, provider, context.instance, since=window_start_of(context.run.tags))
             return body(wh, provider, context.instance)
 
     return _check

@@ -83,7 +83,7 @@ def test_an_incremental_run_checks_the_key_of_the_rows_it_rewrote_and_a_full_bui
     copy = broken_copy(built, tmp_path,
         """insert into marts.fct_ai_basket_members_daily select * from marts.fct_ai_basket_members_daily
            where symbol = 'NVDA' and trade_date = '2026-01-13'""")
-    test = "unique_combination_fct_ai_basket_members_daily_basket_id__symbol__trade_date__trade_date"
+    test = "unique_combination_fct_ai_basket_members_daily_basket_id__symbol__trade_date"
     [windowed] = dbt_test(copy, test, window_start="2026-01-14")
     [whole] = dbt_test(copy, test)
     assert windowed["status"] == "pass"
