@@ -117,16 +117,15 @@ def record_rewrite(conn: Sql, run_id: str | None, window_start: date | None) -> 
                  [run_id, window_start])
 
 
-def rewritten_since_last_publication(conn: Sql) -> tuple[bool, date | None]:
-    """(known, since): whether every rewrite since the last publication was recorded with a window, and
-    the earliest window start among them. Not known (compare every day): no publication or no record
-    yet, no rewrite recorded since (something else changed the warehouse), or a rewrite of every row."""
+def rewritten_since(conn: Sql, published_at: datetime | None) -> tuple[bool, date | None]:
+    """(known, since): whether every rewrite since the publication at `published_at` was recorded with a
+    window, and the earliest window start among them. Not known (compare every day): no such publication
+    (None), no rewrite recorded since (something else changed the warehouse), or a rewrite of every row."""
     ensure(conn)  # a warehouse older than the rewrites table gains it here: no record, every day compared
-    last = conn.execute(f"select max(published_at) from {AUDIT_SCHEMA}.publications").fetchone()[0]
-    if last is None:
+    if published_at is None:
         return False, None
     starts = [r[0] for r in conn.execute(
-        f"select window_start from {AUDIT_SCHEMA}.rewrites where recorded_at > ?", [last]).fetchall()]
+        f"select window_start from {AUDIT_SCHEMA}.rewrites where recorded_at > ?", [published_at]).fetchall()]
     if not starts or None in starts:
         return False, None
     return True, min(starts)

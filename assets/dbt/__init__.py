@@ -142,7 +142,7 @@ def build_dbt_assets(warehouse: Warehouse) -> AssetsDefinition:
         )
         # On a lake another run's build may be rewriting the same tables: the two take turns.
         with warehouse.exclusive("transform"):
-            # What publication compares (audit_log.rewritten_since_last_publication), recorded first: a
+            # What publication compares (audit_log.rewritten_since), recorded first: a
             # build that fails halfway has rewritten from there too.
             start = window["CTR_WINDOW_MIN_DATE"]
             with warehouse.session() as wh:

@@ -65,6 +65,46 @@ def _file_stamp(path: Path) -> str:
     return f"{st.st_ino} {st.st_size} {st.st_mtime_ns}"
 
 
+@dataclass(frozen=True)
+class _Generation:
+    """One of the two files that take turns as the published copy (DuckDBFileWarehouse.publish), and its
+    stamp: the file's inode, size and mtime when it was published, and when (audit.publications)."""
+
+    target: Path
+    name: str
+
+    @property
+    def path(self) -> Path:
+        return self.target.parent / f".{self.target.name}.{self.name}"
+
+    @property
+    def stamp(self) -> Path:
+        return self.target.parent / f".{self.target.name}.{self.name}.stamp"
+
+    @classmethod
+    def published(cls, target: Path) -> _Generation | None:
+        """The generation the published name links to (None: neither, as before the first publication)."""
+        if not target.is_file():
+            return None
+        inode = target.stat().st_ino
+        return next((g for g in (cls(target, "a"), cls(target, "b"))
+                     if g.path.is_file() and g.path.stat().st_ino == inode), None)
+
+    def untouched_since(self) -> datetime | None:
+        """When this generation was published, if nothing wrote to it since (None: unknown or written)."""
+        try:
+            stamp, published_at = self.stamp.read_text().rsplit(" ", 1)
+            return datetime.fromisoformat(published_at) if stamp == _file_stamp(self.path) else None
+        except (OSError, ValueError):
+            return None
+
+    def forget(self) -> None:
+        self.stamp.unlink(missing_ok=True)
+
+    def remember(self, published_at: datetime) -> None:
+        self.stamp.write_text(f"{_file_stamp(self.path)} {published_at.isoformat()}")
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -555,58 +595,75 @@ class DuckDBFileWarehouse(Warehouse):
 
     def publish(self, run_id: str | None = None, released_by: str | None = None, note: str | None = None
                 ) -> dict[str, int]:
-        """Bring a copy of the published file in step with the stable interface (PUBLISHED_SCHEMAS), check
-        it opens, and rename it over the published one. A reader that has the old file open keeps reading
-        it (a rename does not touch open files); the next connection sees the new one.
+        """Bring the published file's other generation in step with the stable interface
+        (PUBLISHED_SCHEMAS), check it opens, and link it in as the published file. A reader that has the
+        old generation open keeps reading it (a rename does not touch open files); the next connection
+        sees the new one.
 
-        Only the marts and the seeds are published, not the whole file: with years of raw prices the
-        warehouse is gigabytes. And the copy starts from the last published file, replacing only the
-        days whose rows changed (_bring_in_step): a daily run changes a day or two of the 20M-row
-        member table, and writing all of it again would cost more than the run's transformation."""
+        Two generations (`.<file>.a`, `.<file>.b`) take turns behind the published name (a hard link to
+        one of them): the one not published was published the time before, so bringing it in step
+        rewrites only the days changed since then (_bring_in_step) instead of copying gigabytes. Only
+        the marts and the seeds are published, not the whole file. Copied whole instead, from the current
+        generation: a generation missing, written to since it was published (an analyst's read-write
+        session), or still held open by a reader (its lock)."""
         target = self.published_path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = target.parent
+        folder.mkdir(parents=True, exist_ok=True)
         # Left behind only by a publisher that died mid-copy; never opened by readers (other name).
-        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        for stale in folder.glob(f".{target.name}.*.tmp"):
             stale.unlink(missing_ok=True)
-        tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-        stamp = target.parent / f".{target.name}.stamp"
+        current = _Generation.published(target)
+        slot = _Generation(target, "b" if current is not None and current.name == "a" else "a")
+        tmp = folder / f".{target.name}.{os.getpid()}.tmp"
         published_at = None
         try:
+            written = slot.path
             with self.connect() as conn:
-                known, since = audit_log.rewritten_since_last_publication(conn)
-                # Only a published file exactly as this publisher left it may skip its older days: one
-                # an analyst wrote to (the duckdb CLI opens read-write and checkpoints on exit) is
-                # compared whole.
-                untouched = stamp.is_file() and target.is_file() and stamp.read_text() == _file_stamp(target)
+                # Read before this publication is recorded, and the generation's stamp removed before it
+                # is written: a publication that fails halfway leaves it to be compared whole.
+                since = audit_log.rewritten_since(conn, slot.untouched_since())
+                fallback = audit_log.rewritten_since(conn, current.untouched_since() if current else None)
+                slot.forget()
                 published_at = audit_log.record_publication(conn, run_id, released_by, note)
-                self._attach_copy(conn, tmp, base=target)
+                in_place = slot.path.is_file()
+                if in_place:
+                    try:
+                        conn.execute(f"attach '{_sql_string(slot.path)}' as {_COPY}")
+                    except duckdb.Error:  # held open by a reader, or not a DuckDB file
+                        in_place = False
+                if not in_place:
+                    written, since = tmp, fallback
+                    self._attach_copy(conn, tmp, base=target)
                 try:
-                    _bring_in_step(conn, _COPY, since if known and untouched else None)
+                    _bring_in_step(conn, _COPY, since[1] if since[0] else None)
                 finally:
                     conn.execute(f"detach {_COPY}")
-            with duckdb.connect(str(tmp), read_only=True) as copy:
+            with duckdb.connect(str(written), read_only=True) as copy:
                 session = WarehouseSession(copy)
                 counts = {m: session.table_rows("marts", m) or 0 for m in session.tables("marts")}
-            _fsync(tmp)
+            _fsync(written)
+            if written != slot.path:
+                os.replace(tmp, slot.path)
+            link = folder / f".{target.name}.{os.getpid()}.link.tmp"
+            os.link(slot.path, link)
             # A session that opened the published file read-write (the duckdb CLI's default) may have left
             # its write-ahead log beside it; DuckDB would replay that log over the new file for every
             # later reader. It belongs to the old file: removed before the rename, and again after it in
             # case that session wrote once more in between.
             wal = Path(f"{target}.wal")
             wal.unlink(missing_ok=True)
-            stamp.unlink(missing_ok=True)
-            os.replace(tmp, target)
+            os.replace(link, target)
             wal.unlink(missing_ok=True)
-            stamp.write_text(_file_stamp(target))
-            _fsync(target.parent)
+            slot.remember(published_at)
+            _fsync(folder)
         except BaseException:
             if published_at is not None:
                 with self.connect() as conn:
                     audit_log.forget_publication(conn, published_at)
             raise
         finally:
-            tmp.unlink(missing_ok=True)
-            Path(f"{tmp}.wal").unlink(missing_ok=True)
+            for leftover in (tmp, Path(f"{tmp}.wal"), folder / f".{target.name}.{os.getpid()}.link.tmp"):
+                leftover.unlink(missing_ok=True)
         return counts
 
     @staticmethod
