@@ -102,13 +102,17 @@ def _series(table: str, id: str, value: str, date: str = "trade_date", extra: Se
 def _source_note(raw_table: str, id_column: str) -> str:
     """The raw rows' sources of both days, when they differ: a jump at a switch to a fallback source is
     the classic cross-source error (an adjusted close after unadjusted ones, lots after shares)."""
-    return f"""
+    # raw read from the look-back on, like the series ($1): a join on the whole table reads its history.
+    return f""",
+raw_days as (
+    select {id_column}, trade_date, source from {raw_table} where $1::date is null or trade_date >= $1::date
+)
 select m.id, m.trade_date, m.value, m.previous_date, m.previous_value, m.move, $3 as limit_move,
        case when a.source is distinct from b.source and a.source is not null and b.source is not null
             then 'source changed: ' || b.source || ' -> ' || a.source else 'source ' || a.source end as note
 from flagged as m
-left join {raw_table} as a on a.{id_column} = m.id and a.trade_date = m.trade_date
-left join {raw_table} as b on b.{id_column} = m.id and b.trade_date = m.previous_date
+left join raw_days as a on a.{id_column} = m.id and a.trade_date = m.trade_date
+left join raw_days as b on b.{id_column} = m.id and b.trade_date = m.previous_date
 order by abs(m.move) desc, m.id, m.trade_date
 """
 
