@@ -1,5 +1,8 @@
--- The contract marts as one plain DuckDB script over the snapshot CSVs: the physical limit of the
--- engine that the project's full build is measured against (benchmarks/scale.py). Written from the
+-- The marts as one plain DuckDB script over the snapshot CSVs: the physical limit of the engine that
+-- the project's full build is measured against (benchmarks/scale.py). Every mart whose rows grow with
+-- the members (the contract marts, the security returns and the two contribution marts); the
+-- index-sized ones (USD variants, FX, comparisons, the reports: under a second each in the project) are
+-- left out. Written from the
 -- definitions in docs/warehouse.md, not from the dbt models, so it also cross-checks them. It persists
 -- what the warehouse persists (raw, reference, marts) with the same row filters (prices of configured
 -- symbols from the start date on), but validates nothing and keeps no intermediate tables.
@@ -218,3 +221,86 @@ left join reference.ai_basket_members as m using (symbol)
 left join named as n using (symbol)
 left join listed_in as l using (symbol)
 left join priced as p using (symbol);
+
+-- fct_security_returns: each member's price rows, returns over 1, 3, 6 months, the year to date and one
+-- year, in its currency and in USD (each close converted as of its own date). An anchor is the latest
+-- close on or before the same calendar day N months back (clamped to the month's end), or the last
+-- close of the previous year: a window frame ending that far back, one sort for all five.
+create table marts.fct_security_returns as
+with prices as (
+    select p.symbol, m.basket_id, p.trade_date, p.currency, p.close
+    from raw.stock_prices as p join reference.ai_basket_members as m using (symbol)
+), converted as (
+    select prices.*, case when prices.currency = 'USD' then 1.0 else f.usd_per_unit end as usd_per_unit
+    from prices asof left join raw.fx_rates as f on prices.currency = f.currency and prices.trade_date >= f.trade_date
+), anchored as (
+    select *,
+           last_value(struct_pack(c := close, u := close * usd_per_unit)) over (
+               partition by symbol order by trade_date range between unbounded preceding and interval 1 month preceding) as a1m,
+           last_value(struct_pack(c := close, u := close * usd_per_unit)) over (
+               partition by symbol order by trade_date range between unbounded preceding and interval 3 month preceding) as a3m,
+           last_value(struct_pack(c := close, u := close * usd_per_unit)) over (
+               partition by symbol order by trade_date range between unbounded preceding and interval 6 month preceding) as a6m,
+           last_value(struct_pack(c := close, u := close * usd_per_unit)) over (
+               partition by symbol order by trade_date range between unbounded preceding
+                   and cast(trade_date - (date_trunc('year', trade_date)::date - 1) as integer) preceding) as aytd,
+           last_value(struct_pack(c := close, u := close * usd_per_unit)) over (
+               partition by symbol order by trade_date range between unbounded preceding and interval 12 month preceding) as a1y
+    from converted
+)
+select symbol, basket_id, trade_date, currency, close as close_local, usd_per_unit, close * usd_per_unit as close_usd,
+       close / a1m.c - 1 as return_1m, close / a3m.c - 1 as return_3m, close / a6m.c - 1 as return_6m,
+       close / aytd.c - 1 as return_ytd, close / a1y.c - 1 as return_1y,
+       close * usd_per_unit / a1m.u - 1 as return_1m_usd, close * usd_per_unit / a3m.u - 1 as return_3m_usd,
+       close * usd_per_unit / a6m.u - 1 as return_6m_usd, close * usd_per_unit / aytd.u - 1 as return_ytd_usd,
+       close * usd_per_unit / a1y.u - 1 as return_1y_usd
+from anchored;
+
+-- fct_ai_basket_member_contribution: each member's USD change between the basket's base row of the
+-- period (its latest valued date on or before 1, 3, 6 or 12 months back, or before January 1) and the
+-- date; a missing side counts as 0, so the members' changes add up to the basket's.
+create table marts.fct_ai_basket_member_contribution as
+with basket as (
+    select basket_id, trade_date, market_cap_usd from marts.fct_ai_basket_market_cap where market_cap_usd is not null
+), targets as (
+    select b.*, p.period,
+           case when p.months is null then date_trunc('year', b.trade_date)::date - 1
+                else (b.trade_date - to_months(p.months))::date end as base_target
+    from basket as b, (values ('1M', 1), ('3M', 3), ('6M', 6), ('YTD', null), ('1Y', 12)) as p(period, months)
+), based as (
+    select row_number() over () as slot, t.basket_id, t.period, t.trade_date, base.trade_date as base_date,
+           base.market_cap_usd as basket_base
+    from targets as t asof join basket as base on t.basket_id = base.basket_id and t.base_target >= base.trade_date
+), members as (
+    select based.*, now.symbol, now.market_cap_usd, before.market_cap_usd as market_cap_usd_base,
+           coalesce(now.market_cap_usd, 0) - coalesce(before.market_cap_usd, 0) as change_usd
+    from based
+    join marts.fct_ai_basket_members_daily as now on based.basket_id = now.basket_id and based.trade_date = now.trade_date
+    left join marts.fct_ai_basket_members_daily as before
+        on now.basket_id = before.basket_id and now.symbol = before.symbol and based.base_date = before.trade_date
+    where now.market_cap_usd is not null or before.market_cap_usd is not null
+), totalled as (
+    select *, sum(change_usd) over (partition by slot) as basket_change_usd from members
+)
+select t.basket_id, t.symbol, m.subsector, t.period, t.trade_date, t.base_date, t.market_cap_usd,
+       t.market_cap_usd_base, t.change_usd, t.basket_change_usd,
+       t.change_usd / nullif(t.basket_change_usd, 0) as share_of_change,
+       100 * t.change_usd / t.basket_base as contribution_pct_points,
+       rank() over (partition by t.slot order by case when t.basket_change_usd < 0 then -t.change_usd
+                                                      else t.change_usd end desc)::integer as contribution_rank
+from totalled as t left join reference.ai_basket_members as m on t.basket_id = m.basket_id and t.symbol = m.symbol;
+
+-- fct_ai_basket_subsector_contribution: the member contributions summed by subsector.
+create table marts.fct_ai_basket_subsector_contribution as
+with by_subsector as (
+    select basket_id, coalesce(subsector, 'unclassified') as subsector, period, trade_date, base_date,
+           count(*) as members, sum(market_cap_usd) as market_cap_usd, sum(market_cap_usd_base) as market_cap_usd_base,
+           sum(change_usd) as change_usd, any_value(basket_change_usd) as basket_change_usd,
+           sum(contribution_pct_points) as contribution_pct_points
+    from marts.fct_ai_basket_member_contribution group by all
+)
+select *, change_usd / nullif(basket_change_usd, 0) as share_of_change,
+       rank() over (partition by basket_id, period, trade_date
+                    order by case when basket_change_usd < 0 then -change_usd else change_usd end desc)::integer
+           as contribution_rank
+from by_subsector;

@@ -217,7 +217,7 @@ def rows_in(snapshot: Path) -> dict[str, int]:
 
 
 def compare_marts(project_db: Path, baseline_db: Path) -> dict[str, dict]:
-    """Row counts of each contract mart in both, and the rows of the project's missing from the baseline
+    """Row counts of each mart the baseline builds in both, and the rows of the project's missing from the baseline
     (on keys and values rounded to 9 significant digits: summation order differs)."""
     keys = {
         "fct_index_returns": "index_id, trade_date, round(close, 6), round(mtd_return, 9), round(trailing_1y_return, 9)",
@@ -227,6 +227,12 @@ def compare_marts(project_db: Path, baseline_db: Path) -> dict[str, dict]:
         "fct_ai_market_cap_ratio": "trade_date, round(cn_to_peer_ratio, 9)",
         "dim_index": "index_id, first_trade_date, last_trade_date, trading_days",
         "dim_security": "symbol, basket_id, currency, constituent_index_ids, first_trade_date, last_trade_date",
+        "fct_security_returns": "symbol, basket_id, trade_date, currency, round(close_usd, 6), round(return_1m, 9),"
+                                " round(return_ytd, 9), round(return_1y, 9), round(return_6m_usd, 9)",
+        "fct_ai_basket_member_contribution": "basket_id, symbol, subsector, period, trade_date, base_date,"
+                                             " round(change_usd, 0), contribution_rank",
+        "fct_ai_basket_subsector_contribution": "basket_id, subsector, period, trade_date, base_date, members,"
+                                                " contribution_rank",
     }
     out = {}
     with duckdb.connect() as con:
