@@ -236,3 +236,25 @@ def test_the_last_date_is_read_once_per_file_version(tmp_path, monkeypatch):
         f.write("STAR50,2024-01-08,3\n")
     assert snapshot.snapshot_last_date(folder, records) == date(2024, 1, 8)
     assert snapshot.snapshot_last_date(tmp_path / "empty") is None
+
+
+def test_a_checked_file_that_grew_gives_its_last_date_from_the_appended_bytes(growing, tmp_path, monkeypatch):
+    """The code location asks for the last date after every daily append: with the file's check record
+    only the new bytes are read for dates; a file changed before its end is read whole."""
+    from orchestration.resources.providers import snapshot
+
+    provider, path = growing
+    folder, records = path.parent, tmp_path / "records"
+    scanned = []
+    real_scan = snapshot._scan_last_date
+    monkeypatch.setattr(snapshot, "_scan_last_date", lambda p, *a: scanned.append(p.stat().st_size) or real_scan(p, *a))
+    original = path.read_text()
+    with path.open("a") as f:
+        f.write("NVDA,2024-01-08,15,USD\n")
+    assert snapshot.snapshot_last_date(folder, records) == date(2024, 1, 8)
+    assert scanned and scanned[0] < len(original)  # the header and the appended line only
+    # An edit before the end (a later date in the middle): the record does not hold, the file is read whole.
+    scanned.clear()
+    path.write_text(original.replace("2024-01-02", "2024-02-01", 1) + "NVDA,2024-01-08,15,USD\n")
+    assert snapshot.snapshot_last_date(folder, records) == date(2024, 2, 1)
+    assert scanned == [path.stat().st_size]

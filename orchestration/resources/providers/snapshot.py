@@ -510,6 +510,32 @@ def _scan_last_date(path: Path, dataset: Dataset, limits: Limits) -> date | None
     return found[0] if found else None
 
 
+def _recorded_last_date(path: Path, dataset: Dataset, record_dir: Path | None, limits: Limits) -> date | None:
+    """A grown file's last date from its check record and the bytes appended since: hashing the checked
+    bytes (about 1 s per GB) instead of reading every row's date (3 s at 19M rows), which a daily
+    append would otherwise cost each time the definitions load. None: no usable record, scan it whole."""
+    record = _load_record(record_dir, path, dataset) if record_dir is not None else None
+    try:
+        old_size, last = record["size"], date.fromisoformat(record["last"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    with path.open("rb") as f:
+        head = f.readline()
+        f.seek(0)
+        prefix = _hash_prefix(f, old_size)
+        if prefix is None or prefix[0].hexdigest() != record["sha256"] or prefix[1] != b"\n":
+            return None
+        tail = _tail_file(dataset)
+        with open(tail, "wb") as out:
+            out.write(head)
+            shutil.copyfileobj(f, out)
+    try:
+        appended = _scan_last_date(tail, dataset, limits)
+    finally:
+        _unlink(tail)
+    return max(last, appended) if appended else last
+
+
 def snapshot_last_date(folder: Path, record_dir: Path | None = None, limits: Limits = ()) -> date | None:
     """The latest date in any snapshot file of `folder` (None: no file holds a date)."""
     cache_path = record_dir / _LAST_DATES if record_dir is not None else None
@@ -530,7 +556,7 @@ def snapshot_last_date(folder: Path, record_dir: Path | None = None, limits: Lim
         if key in cache:
             last = cache[key]
         else:
-            scanned = _scan_last_date(path, dataset, limits)
+            scanned = _recorded_last_date(path, dataset, record_dir, limits) or _scan_last_date(path, dataset, limits)
             last = scanned.isoformat() if scanned else None
         fresh[key] = last
         if last:
