@@ -145,3 +145,20 @@ def test_a_generation_a_reader_still_holds_is_not_written_but_replaced(tmp_path)
         reader.wait(timeout=30)
     assert gens["a"].stat().st_ino != a_inode and target.stat().st_ino == gens["a"].stat().st_ino
     assert _published(warehouse) == [(date(2026, 1, 1), 1.0), (date(2026, 1, 2), 2.0), (date(2026, 1, 5), 30.0)]
+
+
+def test_without_hard_links_the_published_name_gets_a_copy(tmp_path, monkeypatch):
+    import os
+
+    warehouse = _file_warehouse(tmp_path)
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    warehouse.publish(run_id="first")
+    with warehouse.connect() as conn:
+        audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
+        conn.execute("update marts.fct set v = 30 where trade_date = '2026-01-05'")
+    warehouse.publish(run_id="daily")
+    assert _published(warehouse) == [(date(2026, 1, 1), 1.0), (date(2026, 1, 2), 2.0), (date(2026, 1, 5), 30.0)]

@@ -645,7 +645,10 @@ class DuckDBFileWarehouse(Warehouse):
             if written != slot.path:
                 os.replace(tmp, slot.path)
             link = folder / f".{target.name}.{os.getpid()}.link.tmp"
-            os.link(slot.path, link)
+            try:
+                os.link(slot.path, link)
+            except OSError:  # a filesystem without hard links: the published name gets its own copy
+                shutil.copyfile(slot.path, link)
             # A session that opened the published file read-write (the duckdb CLI's default) may have left
             # its write-ahead log beside it; DuckDB would replay that log over the new file for every
             # later reader. It belongs to the old file: removed before the rename, and again after it in
