@@ -258,3 +258,14 @@ def test_a_checked_file_that_grew_gives_its_last_date_from_the_appended_bytes(gr
     path.write_text(original.replace("2024-01-02", "2024-02-01", 1) + "NVDA,2024-01-08,15,USD\n")
     assert snapshot.snapshot_last_date(folder, records) == date(2024, 2, 1)
     assert scanned == [path.stat().st_size]
+
+
+def test_a_damaged_record_means_the_last_date_is_read_whole(growing, tmp_path):
+    from orchestration.resources.providers import snapshot
+
+    provider, path = growing
+    for record in (tmp_path / "records").glob("stock_prices-*.json"):
+        record.write_text(record.read_text().replace('"sha256"', '"sha"'))
+    with path.open("a") as f:
+        f.write("NVDA,2024-01-09,15,USD\n")
+    assert snapshot.snapshot_last_date(path.parent, tmp_path / "records") == date(2024, 1, 9)

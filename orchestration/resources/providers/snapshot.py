@@ -329,6 +329,17 @@ def _hash_prefix(f, size: int):
     return h, last
 
 
+def _recorded_prefix(f, record: dict):
+    """(header line, running hash) when the open file `f` still starts with the whole lines its record
+    hashed, left positioned after them; None otherwise."""
+    head = f.readline()
+    f.seek(0)
+    prefix = _hash_prefix(f, record["size"])
+    if prefix is None or prefix[0].hexdigest() != record["sha256"] or prefix[1] != b"\n":
+        return None
+    return head, prefix[0]
+
+
 def _save_record(record_dir: Path, checked: CheckedFile, size: int, digest: str) -> None:
     record = {
         "rules": _rules_fingerprint(checked.dataset), "size": size, "sha256": digest,
@@ -367,12 +378,9 @@ def _checked_appended(path: Path, dataset: Dataset, record: dict, limits: Limits
     if not header:
         return None
     with path.open("rb") as f:
-        head = f.readline()
-        f.seek(0)
-        prefix = _hash_prefix(f, old_size)
-        if prefix is None or prefix[0].hexdigest() != record["sha256"] or prefix[1] != b"\n":
+        if (recorded := _recorded_prefix(f, record)) is None:
             return None
-        h = prefix[0]
+        head, h = recorded
         typed_sql = _typed(path, header, dataset)[0]
         values = {k: list(v) for k, v in record["text_values"].items()}
         first = date.fromisoformat(record["first"])
@@ -516,18 +524,17 @@ def _recorded_last_date(path: Path, dataset: Dataset, record_dir: Path | None, l
     append would otherwise cost each time the definitions load. None: no usable record, scan it whole."""
     record = _load_record(record_dir, path, dataset) if record_dir is not None else None
     try:
-        old_size, last = record["size"], date.fromisoformat(record["last"])
-    except (TypeError, KeyError, ValueError):
+        last = date.fromisoformat(record["last"])
+        if not isinstance(record["size"], int) or not isinstance(record["sha256"], str):
+            return None
+    except (TypeError, KeyError, ValueError):  # no record, or a damaged one: only a cache
         return None
     with path.open("rb") as f:
-        head = f.readline()
-        f.seek(0)
-        prefix = _hash_prefix(f, old_size)
-        if prefix is None or prefix[0].hexdigest() != record["sha256"] or prefix[1] != b"\n":
+        if (recorded := _recorded_prefix(f, record)) is None:
             return None
         tail = _tail_file(dataset)
         with open(tail, "wb") as out:
-            out.write(head)
+            out.write(recorded[0])
             shutil.copyfileobj(f, out)
     try:
         appended = _scan_last_date(tail, dataset, limits)
