@@ -66,6 +66,13 @@ def _file_warehouse(tmp_path):
     return warehouse
 
 
+def _rewrite_a_day(warehouse):
+    """What a daily build does: records that it rewrites 2026-01-05 on, then rewrites that day."""
+    with warehouse.connect() as conn:
+        audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
+        conn.execute("update marts.fct set v = 30 where trade_date = '2026-01-05'")
+
+
 def _published(warehouse):
     with duckdb.connect(str(warehouse.published_path), read_only=True) as conn:
         return conn.execute("select * from marts.fct order by trade_date").fetchall()
@@ -74,9 +81,7 @@ def _published(warehouse):
 def test_a_windowed_publication_rewrites_the_window_and_keeps_the_rest(tmp_path):
     warehouse = _file_warehouse(tmp_path)
     warehouse.publish(run_id="first")
-    with warehouse.connect() as conn:
-        audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
-        conn.execute("update marts.fct set v = 30 where trade_date = '2026-01-05'")
+    _rewrite_a_day(warehouse)
     warehouse.publish(run_id="daily")
     assert _published(warehouse) == [(date(2026, 1, 1), 1.0), (date(2026, 1, 2), 2.0), (date(2026, 1, 5), 30.0)]
 
@@ -107,9 +112,7 @@ def test_two_generations_take_turns_and_the_one_brought_in_step_is_rewritten_in_
     warehouse.publish(run_id="second")  # b does not exist yet: made from a copy of a
     assert target.stat().st_ino == gens["b"].stat().st_ino
     a_inode = gens["a"].stat().st_ino
-    with warehouse.connect() as conn:
-        audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
-        conn.execute("update marts.fct set v = 30 where trade_date = '2026-01-05'")
+    _rewrite_a_day(warehouse)
     warehouse.publish(run_id="third")
     # a, two publications behind, was brought in step where it lies (same inode: no copy) and linked in.
     assert gens["a"].stat().st_ino == a_inode == target.stat().st_ino
@@ -133,9 +136,7 @@ def test_a_generation_a_reader_still_holds_is_not_written_but_replaced(tmp_path)
     try:
         assert reader.stdout.readline().strip() == "6.0"
         a_inode = gens["a"].stat().st_ino
-        with warehouse.connect() as conn:
-            audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
-            conn.execute("update marts.fct set v = 30 where trade_date = '2026-01-05'")
+        _rewrite_a_day(warehouse)
         warehouse.publish(run_id="third")
         reader.stdin.close()
         # The reader's file was left as it was; readers from now on get a new file under a's name.
@@ -157,8 +158,6 @@ def test_without_hard_links_the_published_name_gets_a_copy(tmp_path, monkeypatch
 
     monkeypatch.setattr(os, "link", no_links)
     warehouse.publish(run_id="first")
-    with warehouse.connect() as conn:
-        audit_log.record_rewrite(conn, "daily", date(2026, 1, 5))
-        conn.execute("update marts.fct set v = 30 where trade_date = '2026-01-05'")
+    _rewrite_a_day(warehouse)
     warehouse.publish(run_id="daily")
     assert _published(warehouse) == [(date(2026, 1, 1), 1.0), (date(2026, 1, 2), 2.0), (date(2026, 1, 5), 30.0)]
