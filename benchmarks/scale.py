@@ -81,15 +81,10 @@ def _tree_rss(root: int) -> tuple[int, int]:
     return sum(sizes), max(sizes, default=0)
 
 
-HELD_BACK = re.compile(r"Held back: run ([0-9a-f-]{36}) .*?held back by ([^.]*)\.")
-
-
 def measure(label: str, args: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:
-    """Run `args` to completion; wall time, peak tree RSS, and the step lines the CLI printed.
-
-    A run whose blocking plausibility audits held its publication back (the synthetic prices have
-    moves the audits call implausible) is released as an operator would (`make release`), measured
-    and added to the run's time: the run then did what a published run does."""
+    """Run `args` to completion; wall time, peak tree RSS, and the step lines the CLI printed. A run that
+    fails (among them one whose plausibility audits hold its build back: the synthetic prices are made
+    to pass them) ends the bench, with its output."""
     print(f"[{label}] {' '.join(args[:4])} ...", flush=True)
     peak = {"sum": 0, "largest": 0}
     with log.open("w") as out:
@@ -110,22 +105,12 @@ def measure(label: str, args: list[str], cwd: Path, env: dict[str, str], log: Pa
         done.set()
         sampler.join()
     text = log.read_text(errors="replace")
-    held = HELD_BACK.search(text) if code != 0 else None
-    if code != 0 and not held:
+    if code != 0:
         sys.exit(f"[{label}] failed with exit code {code}; its output: {log}\n{text[-3000:]}")
     steps = {m[1]: float(m[3]) for line in text.splitlines() if (m := STEP_LINE.match(line))}
     print(f"[{label}] {seconds:.1f}s, peak RSS {peak['sum'] / GIB:.2f} GiB", flush=True)
-    result = {"seconds": round(seconds, 2), "peak_rss_gib": round(peak["sum"] / GIB, 3),
-              "peak_rss_largest_process_gib": round(peak["largest"] / GIB, 3), "steps_s": steps, "log": str(log)}
-    if held:
-        print(f"[{label}] held back by {held[2]}: releasing it (make release)", flush=True)
-        release = measure(f"{label}: release", [PY, "-m", "orchestration.release", "--run", held[1], "--note",
-                                                "benchmark: synthetic prices"], cwd, env, log.with_suffix(".release.log"))
-        result["held_back_by"] = held[2]
-        result["release_s"] = release["seconds"]
-        result["seconds"] = round(result["seconds"] + release["seconds"], 2)
-        result["peak_rss_gib"] = max(result["peak_rss_gib"], release["peak_rss_gib"])
-    return result
+    return {"seconds": round(seconds, 2), "peak_rss_gib": round(peak["sum"] / GIB, 3),
+            "peak_rss_largest_process_gib": round(peak["largest"] / GIB, 3), "steps_s": steps, "log": str(log)}
 
 
 # --- inputs -------------------------------------------------------------------------------------------

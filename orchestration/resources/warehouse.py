@@ -138,7 +138,7 @@ def _bring_in_step(conn: duckdb.DuckDBPyConnection, copy: str, since: date | Non
     itself. A table without trade_date, with other columns or types, or new, is copied whole; a table
     gone from the warehouse is dropped.
 
-    `since`: the earliest day any dbt build rewrote since the last publication (audit.rewrites); the
+    `since`: the earliest day any dbt build rewrote since `copy` was published (audit.rewrites); the
     days before it are compared no more, so a daily publication reads its window, not the history."""
     here = conn.execute("select current_database()").fetchone()[0]
     source, target = _table_columns(conn, here), _table_columns(conn, copy)
@@ -615,15 +615,15 @@ class DuckDBFileWarehouse(Warehouse):
         current = _Generation.published(target)
         slot = _Generation(target, "b" if current is not None and current.name == "a" else "a")
         tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+        link = folder / f".{target.name}.{os.getpid()}.link.tmp"
+        # Read before the generation's stamp is removed (it is about to be written): a publication that
+        # fails halfway leaves it to be compared whole.
+        published_before = slot.untouched_since()
+        slot.forget()
         published_at = None
         try:
             written = slot.path
             with self.connect() as conn:
-                # Read before this publication is recorded, and the generation's stamp removed before it
-                # is written: a publication that fails halfway leaves it to be compared whole.
-                since = audit_log.rewritten_since(conn, slot.untouched_since())
-                fallback = audit_log.rewritten_since(conn, current.untouched_since() if current else None)
-                slot.forget()
                 published_at = audit_log.record_publication(conn, run_id, released_by, note)
                 in_place = slot.path.is_file()
                 if in_place:
@@ -632,8 +632,10 @@ class DuckDBFileWarehouse(Warehouse):
                     except duckdb.Error:  # held open by a reader, or not a DuckDB file
                         in_place = False
                 if not in_place:
-                    written, since = tmp, fallback
+                    # a copy of the current generation: the days rewritten since it was published
+                    written, published_before = tmp, current.untouched_since() if current else None
                     self._attach_copy(conn, tmp, base=target)
+                since = audit_log.rewritten_since(conn, published_before)
                 try:
                     _bring_in_step(conn, _COPY, since[1] if since[0] else None)
                 finally:
@@ -644,7 +646,6 @@ class DuckDBFileWarehouse(Warehouse):
             _fsync(written)
             if written != slot.path:
                 os.replace(tmp, slot.path)
-            link = folder / f".{target.name}.{os.getpid()}.link.tmp"
             try:
                 os.link(slot.path, link)
             except OSError:  # a filesystem without hard links: the published name gets its own copy
@@ -665,7 +666,7 @@ class DuckDBFileWarehouse(Warehouse):
                     audit_log.forget_publication(conn, published_at)
             raise
         finally:
-            for leftover in (tmp, Path(f"{tmp}.wal"), folder / f".{target.name}.{os.getpid()}.link.tmp"):
+            for leftover in (tmp, Path(f"{tmp}.wal"), link):
                 leftover.unlink(missing_ok=True)
         return counts
 
